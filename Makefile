@@ -1,0 +1,47 @@
+# mana_sync: PGXS build.  `make`, `make install`, `make installcheck`,
+# `make unit` (cmocka tests of the pure C under ASan+UBSan).
+
+EXTENSION  = mana_sync
+EXTVERSION = 0.1.0
+MODULE_big = mana_sync
+
+PURE_OBJS = src/iso8601.o src/b64url.o src/cursor.o src/lww.o src/names.o \
+            src/notify_payload.o
+GLUE_OBJS = src/mana_sync.o src/tablemeta.o src/jsonconv.o \
+            src/trigger.o src/changeset.o src/pull.o
+OBJS = $(PURE_OBJS) $(GLUE_OBJS)
+
+DATA = sql/mana_sync--$(EXTVERSION).sql
+
+REGRESS = setup enable lww types trigger skew ownership pull badinput
+REGRESS_OPTS = --inputdir=test/regress --outputdir=test/regress
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS += -I$(srcdir)/src
+ifdef MANA_WERROR
+PG_CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+endif
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# ---- unit tests of the pure C ------------------------------------------
+UNIT_CC     ?= clang
+UNIT_CFLAGS = -std=c11 -g -O1 -Wall -Wextra -Werror -Isrc \
+              -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+UNIT_TESTS  = test/unit/test_iso8601 test/unit/test_b64url test/unit/test_cursor \
+              test/unit/test_lww test/unit/test_names test/unit/test_notify_payload
+PURE_SRCS   = $(PURE_OBJS:.o=.c)
+
+test/unit/%: test/unit/%.c $(PURE_SRCS) src/*.h
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) -lcmocka
+
+.PHONY: unit
+unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; \
+	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./$$t; done
+
+clean: clean-unit
+clean-unit:
+	rm -f $(UNIT_TESTS)

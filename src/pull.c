@@ -1,0 +1,467 @@
+/*
+ * pull.c
+ *     The commit-safe delta: which rows of a user a client has not seen yet.
+ *
+ * Every write stamps the row with its transaction (sync_xid).  A cursor
+ * carries the snapshot taken before the previous delta was read; the next
+ * delta is every row of the user whose sync_xid is not visible in that
+ * snapshot.  A transaction that was still running then is in the snapshot's
+ * xip list, so it is delivered once it commits, whatever the commit order.
+ * Taking the snapshot before the scan can only cause duplicates, never gaps.
+ *
+ * A delta cut at max_changes is ordered by (sync_xid, id); the cursor then
+ * also carries the snapshot of the first page and the last row sent.  When
+ * the last page is done, the first page's snapshot becomes the new base:
+ * rows that committed while the client paged are sent again next time,
+ * never lost.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "b64url.h"
+#include "iso8601.h"
+#include "mana_sync.h"
+
+PG_FUNCTION_INFO_V1(mana_pull);
+
+static void *
+palloc_cb(size_t n)
+{
+	return palloc(n);
+}
+
+void
+mana_parse_since(const char *since, mana_cursor *out)
+{
+	size_t		len;
+
+	memset(out, 0, sizeof(*out));
+	if (since == NULL || since[0] == '\0')
+	{
+		out->ts_ms = 0;			/* everything */
+		return;
+	}
+	len = strlen(since);
+	if (len > MANA_CURSOR_MAX_LEN || mana_cursor_decode(since, len, out, palloc_cb) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid sync cursor"),
+				 errdetail("A cursor is an ISO-8601 timestamp, optionally followed by '#' and a token this server issued.")));
+}
+
+char *
+mana_cursor_text(const mana_cursor *c)
+{
+	size_t		need = mana_cursor_encode(c, NULL, 0);
+	char	   *buf = palloc(need + 1);
+
+	mana_cursor_encode(c, buf, need + 1);
+	return buf;
+}
+
+void
+mana_take_snapshot(mana_delta_state *st)
+{
+	int			rc = SPI_execute("SELECT pg_catalog.pg_current_snapshot()::text", false, 1);
+
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the current snapshot");
+	st->snap_text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (mana_snapshot_parse(st->snap_text, strlen(st->snap_text), &st->snap, palloc_cb) != 0)
+		elog(ERROR, "unexpected snapshot \"%s\"", st->snap_text);
+	st->snap_ms = mana_ts_to_ms(GetCurrentTimestamp());
+}
+
+static char *
+snap_text(const mana_snapshot *s)
+{
+	size_t		need = mana_snapshot_format(s, NULL, 0);
+	char	   *buf = palloc(need + 1);
+
+	mana_snapshot_format(s, buf, need + 1);
+	return buf;
+}
+
+/* field timestamp from field_timestamps, or the epoch when never stamped */
+static void
+emit_field_ts(StringInfo out, Jsonb *fts, const char *key)
+{
+	JsonbValue	k;
+	JsonbValue *v = NULL;
+	int64		ms = 0;
+
+	if (fts != NULL && JB_ROOT_IS_OBJECT(fts))
+	{
+		k.type = jbvString;
+		k.val.string.val = (char *) key;
+		k.val.string.len = strlen(key);
+		v = findJsonbValueFromContainer(&fts->root, JB_FOBJECT, &k);
+	}
+	if (v != NULL && v->type == jbvString)
+		(void) mana_iso8601_parse(v->val.string.val, v->val.string.len, &ms);
+	appendStringInfoString(out, ",\"updatedAt\":");
+	mana_json_ts(out, ms);
+	appendStringInfoString(out, ",\"at\":");
+	mana_json_ts(out, ms);
+}
+
+/* one row (the table's columns in order, as SPI returned them) as a change */
+static void
+emit_row(StringInfo out, mana_table *t, HeapTuple tup, TupleDesc desc, const char *idtext)
+{
+	bool		isnull;
+	Datum		d;
+	Jsonb	   *fts = NULL;
+	Jsonb	   *extra = NULL;
+	int			i;
+	bool		firstf = true;
+	StringInfoData data;
+
+	appendStringInfoString(out, "{\"table\":");
+	escape_json(out, t->collection);
+	appendStringInfoString(out, ",\"id\":");
+	escape_json(out, idtext);
+
+	d = SPI_getbinval(tup, desc, t->deleted_idx + 1, &isnull);
+	if (!isnull)
+	{
+		appendStringInfoString(out, ",\"op\":\"delete\",\"deletedAt\":");
+		mana_json_datum(out, d, false, TIMESTAMPTZOID);
+		appendStringInfoChar(out, '}');
+		return;
+	}
+
+	d = SPI_getbinval(tup, desc, t->field_ts_idx + 1, &isnull);
+	if (!isnull)
+		fts = DatumGetJsonbP(d);
+	if (t->extra_idx >= 0)
+	{
+		d = SPI_getbinval(tup, desc, t->extra_idx + 1, &isnull);
+		if (!isnull)
+			extra = DatumGetJsonbP(d);
+	}
+
+	initStringInfo(&data);
+	appendStringInfoString(&data, "{\"id\":");
+	escape_json(&data, idtext);
+	appendStringInfoString(out, ",\"op\":\"update\",\"fields\":{");
+	for (i = 0; i < t->ncols; i++)
+	{
+		mana_column *c = &t->cols[i];
+
+		switch (c->role)
+		{
+			case MANA_COL_FIELD:
+			case MANA_COL_SKIP:
+			case MANA_COL_OWNER:
+			case MANA_COL_DELETED_AT:
+			case MANA_COL_UPDATED_AT:
+				d = SPI_getbinval(tup, desc, i + 1, &isnull);
+				appendStringInfoChar(&data, ',');
+				escape_json(&data, c->field);
+				appendStringInfoChar(&data, ':');
+				mana_json_datum(&data, d, isnull, c->typid);
+				if (c->role != MANA_COL_FIELD && c->role != MANA_COL_DELETED_AT)
+					break;
+				if (c->role == MANA_COL_DELETED_AT && fts != NULL)
+				{
+					JsonbValue	k;
+
+					k.type = jbvString;
+					k.val.string.val = c->field;
+					k.val.string.len = strlen(c->field);
+					if (findJsonbValueFromContainer(&fts->root, JB_FOBJECT, &k) == NULL)
+						break;
+				}
+				else if (c->role == MANA_COL_DELETED_AT)
+					break;
+				if (!firstf)
+					appendStringInfoChar(out, ',');
+				firstf = false;
+				escape_json(out, c->field);
+				appendStringInfoString(out, ":{\"value\":");
+				mana_json_datum(out, d, isnull, c->typid);
+				emit_field_ts(out, fts, c->field);
+				appendStringInfoChar(out, '}');
+				break;
+			default:
+				break;
+		}
+	}
+	if (extra != NULL && JB_ROOT_IS_OBJECT(extra))
+	{
+		JsonbIterator *it = JsonbIteratorInit(&extra->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			char	   *key;
+			char	   *val;
+
+			if (tok != WJB_KEY)
+				continue;
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			(void) JsonbIteratorNext(&it, &v, true);
+			if (mana_table_find_field(t, key) >= 0)
+				continue;		/* a column's name: the column wins */
+			val = mana_jsonb_value_text(&v);
+			appendStringInfoChar(&data, ',');
+			escape_json(&data, key);
+			appendStringInfoChar(&data, ':');
+			appendStringInfoString(&data, val);
+			if (!firstf)
+				appendStringInfoChar(out, ',');
+			firstf = false;
+			escape_json(out, key);
+			appendStringInfoString(out, ":{\"value\":");
+			appendStringInfoString(out, val);
+			emit_field_ts(out, fts, key);
+			appendStringInfoChar(out, '}');
+		}
+	}
+	appendStringInfoString(out, "},\"data\":");
+	appendBinaryStringInfo(out, data.data, data.len);
+	appendStringInfoString(out, "}}");
+	pfree(data.data);
+}
+
+static void
+emit_rows(StringInfo out, bool *first, mana_table *t, uint64 nrows, int limit,
+		  uint64 *last_xid, char **last_id, HTAB *emitted)
+{
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	uint64		i;
+
+	for (i = 0; i < nrows && (limit < 0 || i < (uint64) limit); i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		char	   *idtext = SPI_getvalue(tup, desc, t->ncols + 2);
+
+		if (!*first)
+			appendStringInfoChar(out, ',');
+		*first = false;
+		emit_row(out, t, tup, desc, idtext);
+		if (emitted != NULL && strlen(idtext) <= MANA_MAX_ID_LEN)
+			(void) hash_search(emitted, idtext, HASH_ENTER, NULL);
+		if (last_xid != NULL)
+		{
+			char	   *x = SPI_getvalue(tup, desc, t->ncols + 1);
+
+			*last_xid = strtou64(x, NULL, 10);
+			*last_id = idtext;
+		}
+	}
+}
+
+int
+mana_delta_rows(StringInfo out, bool *first, mana_table *t, const char *user,
+				const mana_cursor *since, int limit,
+				uint64 *last_xid, char **last_id, HTAB *emitted)
+{
+	StringInfoData sql;
+	Oid			types[6];
+	Datum		args[6];
+	int			n = 0;
+	int			rc;
+	mana_column *owner = &t->cols[t->owner_idx];
+	mana_column *id = &t->cols[t->id_idx];
+	char		buf[32];
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT t.*, t.sync_xid::text, t.%s::text FROM %s t WHERE t.%s = $1::%s",
+					 id->qname, t->qualname, owner->qname, owner->typname);
+	types[n] = TEXTOID;
+	args[n++] = CStringGetTextDatum(user);
+	if (since->has_snap)
+	{
+		snprintf(buf, sizeof(buf), UINT64_FORMAT, (uint64) since->snap.xmin);
+		appendStringInfo(&sql, " AND t.sync_xid >= $%d::xid8 AND NOT pg_catalog.pg_visible_in_snapshot(t.sync_xid, $%d::pg_snapshot)",
+						 n + 1, n + 2);
+		types[n] = TEXTOID;
+		args[n++] = CStringGetTextDatum(buf);
+		types[n] = TEXTOID;
+		args[n++] = CStringGetTextDatum(snap_text(&since->snap));
+	}
+	else
+	{
+		appendStringInfo(&sql, " AND t.updated_at >= $%d", n + 1);
+		types[n] = TIMESTAMPTZOID;
+		args[n++] = TimestampTzGetDatum(mana_ms_to_ts(since->ts_ms));
+	}
+	if (since->has_page)
+	{
+		snprintf(buf, sizeof(buf), UINT64_FORMAT, (uint64) since->last_xid);
+		appendStringInfo(&sql, " AND (t.sync_xid, t.%s) > ($%d::xid8, $%d::%s)",
+						 id->qname, n + 1, n + 2, id->typname);
+		types[n] = TEXTOID;
+		args[n++] = CStringGetTextDatum(buf);
+		types[n] = TEXTOID;
+		args[n++] = CStringGetTextDatum(since->last_id);
+	}
+	appendStringInfo(&sql, " ORDER BY t.sync_xid, t.%s LIMIT $%d", id->qname, n + 1);
+	types[n] = INT8OID;
+	args[n++] = Int64GetDatum((int64) limit + 1);
+
+	rc = SPI_execute_with_args(sql.data, n, types, args, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "delta query failed: %s", SPI_result_code_string(rc));
+	emit_rows(out, first, t, SPI_processed, limit, last_xid, last_id, emitted);
+	return (int) SPI_processed;
+}
+
+/* the current state of the given rows of user (ids as text) */
+int
+mana_rows_by_id(StringInfo out, bool *first, mana_table *t, const char *user, List *ids)
+{
+	char	   *sql;
+	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		args[2];
+	Datum	   *elems;
+	ListCell   *lc;
+	int			i = 0;
+	int			rc;
+	mana_column *owner = &t->cols[t->owner_idx];
+	mana_column *id = &t->cols[t->id_idx];
+
+	if (ids == NIL)
+		return 0;
+	elems = palloc(sizeof(Datum) * list_length(ids));
+	foreach(lc, ids)
+		elems[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	args[0] = CStringGetTextDatum(user);
+	args[1] = PointerGetDatum(construct_array(elems, i, TEXTOID, -1, false, TYPALIGN_INT));
+	sql = psprintf("SELECT t.*, t.sync_xid::text, t.%s::text FROM %s t "
+				   "WHERE t.%s = $1::%s AND t.%s = ANY ($2::%s[])",
+				   id->qname, t->qualname, owner->qname, owner->typname, id->qname,
+				   format_type_be(id->typid));
+	rc = SPI_execute_with_args(sql, 2, types, args, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "row query failed: %s", SPI_result_code_string(rc));
+	emit_rows(out, first, t, SPI_processed, -1, NULL, NULL, NULL);
+	return (int) SPI_processed;
+}
+
+/*
+ * A paged cursor's last id is "<length of collection>:<collection><id>", so
+ * a page position is never applied to another collection's rows.  On a
+ * match, c->last_id is left pointing at the id.
+ */
+static bool
+mana_page_owner_matches(mana_cursor *c, const char *collection)
+{
+	char	   *end;
+	unsigned long n = strtoul(c->last_id, &end, 10);
+	size_t		clen = strlen(collection);
+
+	if (end == c->last_id || *end != ':' || n != clen ||
+		strlen(end + 1) <= clen || strncmp(end + 1, collection, clen) != 0)
+		return false;
+	c->last_id = end + 1 + clen;
+	c->last_id_len = strlen(c->last_id);
+	return true;
+}
+
+static char *
+arg_text(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+/*
+ * mana_pull(app_id, collection, since, user_id, client_id, max_changes)
+ *
+ * client_id is accepted for the protocol's sake and checked, but does not
+ * filter: a row the client wrote last may since have merged another
+ * device's fields, so it is never left out.
+ */
+Datum
+mana_pull(PG_FUNCTION_ARGS)
+{
+	char	   *app_id = arg_text(fcinfo, 0, "app_id");
+	char	   *collection = arg_text(fcinfo, 1, "collection");
+	char	   *since_text = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	text	   *user_arg = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
+	int			max_changes = PG_ARGISNULL(5) ? 1000 : PG_GETARG_INT32(5);
+	char	   *user;
+	mana_table *t;
+	mana_cursor since;
+	mana_delta_state st;
+	mana_snapshot page;
+	StringInfoData out;
+	bool		first = true;
+	int			fetched;
+	uint64		last_xid = 0;
+	char	   *last_id = NULL;
+	mana_cursor next;
+	Jsonb	   *result;
+	MemoryContext callcxt = CurrentMemoryContext;
+
+	if (!PG_ARGISNULL(4) && VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(4)) > MANA_MAX_CLIENT_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("client_id is longer than %d bytes", MANA_MAX_CLIENT_LEN)));
+	if (max_changes < 1 || max_changes > 100000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_changes must be between 1 and 100000")));
+	user = mana_resolve_user(user_arg);
+	mana_parse_since(since_text, &since);
+
+	SPI_connect();
+	t = mana_table_lookup(app_id, collection, false);
+
+	memset(&st, 0, sizeof(st));
+	if (since.has_page)
+		page = since.page;
+	else
+	{
+		mana_take_snapshot(&st);
+		page = st.snap;
+	}
+
+	initStringInfo(&out);
+	appendStringInfoString(&out, "{\"serverChanges\":[");
+	if (since.has_page && !mana_page_owner_matches(&since, collection))
+		since.has_page = false; /* another collection's page: restart from its base */
+	fetched = mana_delta_rows(&out, &first, t, user, &since, max_changes,
+							  &last_xid, &last_id, NULL);
+
+	memset(&next, 0, sizeof(next));
+	next.ts_ms = mana_ts_to_ms(GetCurrentTimestamp());
+	if (fetched > max_changes)
+	{
+		next.has_snap = since.has_snap;
+		next.snap = since.snap;
+		if (!since.has_snap)
+			next.ts_ms = since.ts_ms;	/* the timestamp base travels in the prefix */
+		next.has_page = true;
+		next.page = page;
+		next.last_xid = last_xid;
+		next.last_id = psprintf("%zu:%s%s", strlen(collection), collection, last_id);
+		next.last_id_len = strlen(next.last_id);
+	}
+	else
+	{
+		next.has_snap = true;
+		next.snap = page;
+	}
+	appendStringInfoString(&out, "],\"conflicts\":[],\"syncedUntil\":");
+	escape_json(&out, mana_cursor_text(&next));
+	appendStringInfo(&out, ",\"hasMore\":%s}", fetched > max_changes ? "true" : "false");
+
+	MemoryContextSwitchTo(callcxt);
+	result = mana_json_finish(&out);
+	SPI_finish();
+	PG_RETURN_JSONB_P(result);
+}
