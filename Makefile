@@ -13,8 +13,8 @@ OBJS = $(PURE_OBJS) $(GLUE_OBJS)
 
 DATA = sql/mana_sync--$(EXTVERSION).sql
 
-REGRESS = setup enable lww types trigger skew ownership pull badinput
-REGRESS_OPTS = --inputdir=test/regress --outputdir=test/regress
+REGRESS = enable lww types trigger skew ownership pull badinput
+REGRESS_OPTS = --load-extension=mana_sync --dbname=mana_regress
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS += -I$(srcdir)/src

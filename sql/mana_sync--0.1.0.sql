@@ -53,6 +53,7 @@ CREATE FUNCTION mana_sync_enable(tbl regclass, app_id text,
     RETURNS void
     LANGUAGE plpgsql SECURITY INVOKER
     SET search_path = pg_catalog, pg_temp
+    SET client_min_messages = warning
 AS $fn$
 DECLARE
     rel        record;
@@ -151,7 +152,9 @@ BEGIN
     EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (deleted_at) WHERE deleted_at IS NOT NULL', prefix || '_mana_deleted', tbl);
 
     -- "zz_" makes it the last BEFORE trigger, so it sees other triggers' changes
-    EXECUTE format('DROP TRIGGER IF EXISTS zz_mana_sync ON %s', tbl);
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'zz_mana_sync') THEN
+        EXECUTE format('DROP TRIGGER zz_mana_sync ON %s', tbl);
+    END IF;
     EXECUTE format('CREATE TRIGGER zz_mana_sync BEFORE INSERT OR UPDATE OR DELETE ON %s
                     FOR EACH ROW EXECUTE FUNCTION %s(%L, %L, %L, %L)',
                    tbl, trg_fn, app_id, rel.relname, owner_column, id_column);
@@ -178,7 +181,9 @@ BEGIN
         RAISE EXCEPTION 'must be owner of table %', tbl
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    EXECUTE format('DROP TRIGGER IF EXISTS zz_mana_sync ON %s', tbl);
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'zz_mana_sync') THEN
+        EXECUTE format('DROP TRIGGER zz_mana_sync ON %s', tbl);
+    END IF;
     EXECUTE format('DELETE FROM %s WHERE relid = $1', reg) USING tbl;
 END
 $fn$;

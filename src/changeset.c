@@ -211,6 +211,12 @@ add_field(apply_ctx *cx, mana_table *t, const char *id, in_change *ch,
 	in_field   *f;
 	int			i;
 
+	if (ch->nfields >= mana_max_fields_per_change)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many fields in one change"),
+				 errdetail("Change %d of the changeset has more than %d fields (mana_sync.max_fields).",
+						   ch->index, mana_max_fields_per_change)));
 	if (col < 0)
 	{
 		mana_column *m = managed_column(t, name);
@@ -228,12 +234,6 @@ add_field(apply_ctx *cx, mana_table *t, const char *id, in_change *ch,
 					 errdetail("Change %d of the changeset sets a field that maps to no column.", ch->index),
 					 errhint("Add the column, or a jsonb column \"extra\" to keep unknown fields.")));
 	}
-	if (ch->nfields >= mana_max_fields_per_change)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many fields in one change"),
-				 errdetail("Change %d of the changeset has more than %d fields (mana_sync.max_fields).",
-						   ch->index, mana_max_fields_per_change)));
 
 	/* the same column or key twice in one change: the later one counts */
 	f = NULL;
@@ -270,12 +270,24 @@ add_field(apply_ctx *cx, mana_table *t, const char *id, in_change *ch,
 
 /* {name: {value, updatedAt|at}} */
 static void
+check_field_count(in_change *ch, JsonbValue *obj)
+{
+	if (JsonContainerSize(obj->val.binary.data) + ch->nfields > (uint32) mana_max_fields_per_change)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many fields in one change"),
+				 errdetail("Change %d of the changeset has more than %d fields (mana_sync.max_fields).",
+						   ch->index, mana_max_fields_per_change)));
+}
+
+static void
 add_fields_object(apply_ctx *cx, mana_table *t, const char *id, in_change *ch, JsonbValue *fields)
 {
 	JsonbIterator *it = JsonbIteratorInit(fields->val.binary.data);
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 
+	check_field_count(ch, fields);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		char	   *name;
@@ -318,6 +330,7 @@ add_data_object(apply_ctx *cx, mana_table *t, const char *id, in_change *ch, Jso
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 
+	check_field_count(ch, data);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		char	   *name;
@@ -406,20 +419,19 @@ parse_change(apply_ctx *cx, JsonbValue *cv, int index)
 	iv = get_key(cv->val.binary.data, "id");
 	ov = get_key(cv->val.binary.data, "op");
 	if (tv == NULL || tv->type != jbvString || tv->val.string.len == 0)
-		bad_change(index, "missing table", "\"table\" must be a non-empty string.");
+		bad_change(index, "missing or invalid table", "\"table\" must be a non-empty string.");
 	if (iv == NULL || iv->type != jbvString || iv->val.string.len == 0)
-		bad_change(index, "missing id", "\"id\" must be a non-empty string.");
+		bad_change(index, "missing or invalid id", "\"id\" must be a non-empty string.");
 	if (iv->val.string.len > MANA_MAX_ID_LEN)
 		bad_change(index, "id too long", "\"id\" may have at most 256 bytes.");
 	if (ov == NULL || ov->type != jbvString)
-		bad_change(index, "missing op", "\"op\" must be \"insert\", \"update\" or \"delete\".");
+		bad_change(index, "missing or invalid op", "\"op\" must be \"insert\", \"update\" or \"delete\".");
 	table = jstr(tv);
 	id = jstr(iv);
 	if (strlen(id) != (size_t) iv->val.string.len)
 		bad_change(index, "id contains a NUL character", "\"id\" must be text.");
 	op = jstr(ov);
 
-	g = group_for(cx, table);
 	ch = palloc0(sizeof(in_change));
 	ch->index = index;
 	if (strcmp(op, "insert") == 0)
@@ -430,6 +442,7 @@ parse_change(apply_ctx *cx, JsonbValue *cv, int index)
 		ch->op = OP_DELETE;
 	else
 		bad_change(index, "unknown op", "\"op\" must be \"insert\", \"update\" or \"delete\".");
+	g = group_for(cx, table);
 
 	/* the id must be a valid value of the id column; keep its canonical text */
 	{

@@ -412,7 +412,8 @@ bad_temporal:
 			(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
 			 errmsg("invalid value for field \"%s\" of table \"%s\": not an ISO-8601 %s",
 					field, t->collection,
-					(base == DATEOID || getBaseType(col->elemtype) == DATEOID) ? "date" : "timestamp"),
+					(base == DATEOID ||
+					 (OidIsValid(col->elemtype) && getBaseType(col->elemtype) == DATEOID)) ? "date" : "timestamp"),
 			 errdetail("Change %d of the changeset sets field \"%s\".", change_index, field)));
 	return (Datum) 0;			/* not reached */
 }
