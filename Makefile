@@ -16,6 +16,10 @@ DATA = sql/mana_sync--$(EXTVERSION).sql
 REGRESS = enable lww types trigger skew ownership pull badinput
 REGRESS_OPTS = --load-extension=mana_sync --dbname=mana_regress
 
+# isolation specs (concurrency, NOTIFY) live in test/isolation
+ISOLATION = concurrency notify
+ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation --load-extension=mana_sync
+
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS += -I$(srcdir)/src
 ifdef MANA_WERROR
