@@ -59,8 +59,11 @@ char *
 mana_cursor_text(const mana_cursor *c)
 {
 	size_t		need = mana_cursor_encode(c, NULL, 0);
-	char	   *buf = palloc(need + 1);
+	char	   *buf;
 
+	if (need == 0)
+		elog(ERROR, "could not encode a sync cursor");
+	buf = palloc(need + 1);
 	mana_cursor_encode(c, buf, need + 1);
 	return buf;
 }
