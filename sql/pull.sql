@@ -54,3 +54,36 @@ SELECT mana_pull('shop', 'nothing', NULL, 'pat');
 SELECT mana_pull('nope', 'items', NULL, 'pat');
 SELECT mana_pull(NULL, 'items', NULL, 'pat');
 SELECT mana_pull('shop', 'items', NULL, 'pat', repeat('c', 200));
+
+-- a push answers what the client does not hold yet, and its cursor covers the push
+-- (field times are seconds after a base taken now: later than the rows' server stamps, within the skew)
+INSERT INTO cur VALUES ('base', now()::text);
+CREATE FUNCTION push(cid text, since text, n int, sec int, rid text DEFAULT 'e1') RETURNS jsonb LANGUAGE sql AS $$
+    SELECT mana_apply_changeset(jsonb_build_object('appId', 'shop', 'clientId', cid, 'since', since,
+        'changes', jsonb_build_array(jsonb_build_object('table', 'items', 'id', rid, 'op', 'update',
+            'fields', jsonb_build_object('n', jsonb_build_object('value', n, 'at',
+                to_char(((SELECT v FROM cur WHERE name = 'base')::timestamptz + make_interval(secs => sec)) AT TIME ZONE 'UTC',
+                        'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))))), 'pat') $$;
+INSERT INTO cur VALUES ('a', mana_pull('shop', 'items', NULL, 'pat', 'A', 10000)->>'syncedUntil')
+    ON CONFLICT (name) DO UPDATE SET v = EXCLUDED.v;
+-- a new row with every field: the pusher holds it exactly, nothing comes back
+SELECT jsonb_array_length(r->'serverChanges') AS echoed, r->>'syncedUntil' AS c
+  FROM (SELECT push('A', (SELECT v FROM cur WHERE name = 'a'), 1, 1) r) x \gset
+SELECT :echoed AS echoed;
+-- its own edit of a row it knows: nothing comes back
+SELECT jsonb_array_length(r->'serverChanges') AS echoed, r->>'syncedUntil' AS c
+  FROM (SELECT push('A', :'c', 2, 2) r) x \gset
+SELECT :echoed AS echoed;
+-- and a pull with the push's cursor does not send it back either
+SELECT jsonb_array_length(mana_pull('shop', 'items', :'c', 'pat')->'serverChanges') AS pulled_again;
+-- another device changed a row meanwhile: A's next push brings it
+SELECT jsonb_array_length(push('B', NULL, 3, 3, 'i005')->'conflicts') AS b_conflicts;
+SELECT c->>'id' AS id, c->'data'->>'n' AS n FROM jsonb_array_elements(push('A', :'c', 4, 4)->'serverChanges') c ORDER BY 1;
+-- another device wrote A's row later: A's push loses and gets the winning row back
+SELECT jsonb_array_length(push('B', NULL, 6, 9)->'conflicts') AS b_conflicts;
+SELECT c->>'id' AS id, c->'data'->>'n' AS n FROM jsonb_array_elements(push('A', :'c', 5, 5)->'serverChanges') c WHERE c->>'id' = 'e1';
+-- with another trigger on the table the server may have changed what it stored: always answered
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.n := NEW.n * 10; RETURN NEW; END $$;
+CREATE TRIGGER aa_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION touch();
+SELECT c->>'id' AS id, c->'data'->>'n' AS n FROM jsonb_array_elements(push('A', :'c', 7, 10)->'serverChanges') c WHERE c->>'id' = 'e1';
+DROP TRIGGER aa_touch ON items;

@@ -29,6 +29,9 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/xid8.h"
+#include "access/transam.h"
+#include "access/xact.h"
 
 #include "iso8601.h"
 #include "lww.h"
@@ -72,6 +75,8 @@ typedef struct row_state
 	/* as read */
 	bool		exists;
 	int32		version;
+	uint64		prior_xid;		/* sync_xid of the row as read */
+	bool		known;			/* after the write, the client holds exactly this row */
 	HeapTuple	tup;
 	Jsonb	   *cur_fts;
 	Jsonb	   *cur_extra;
@@ -593,6 +598,8 @@ read_rows(apply_ctx *cx, tbl_group *g, List *rows)
 		r->tup = tup;
 		d = SPI_getbinval(tup, g->desc, t->version_idx + 1, &isnull);
 		r->version = isnull ? 0 : DatumGetInt32(d);
+		d = SPI_getbinval(tup, g->desc, t->xid_idx + 1, &isnull);
+		r->prior_xid = isnull ? 0 : U64FromFullTransactionId(DatumGetFullTransactionId(d));
 		d = SPI_getbinval(tup, g->desc, t->field_ts_idx + 1, &isnull);
 		r->cur_fts = isnull ? NULL : DatumGetJsonbP(d);
 		r->cur_extra = NULL;
@@ -833,23 +840,24 @@ merged_fts(row_state *r)
 	return mana_jsonb_set_pairs(r->exists ? r->cur_fts : NULL, r->nts, r->ts_keys, vals);
 }
 
-static char *
-value_text(mana_table *t, row_state *r, int col)
+/* the merged value of a column (extra: the merged object) */
+static Datum
+merged_value(mana_table *t, row_state *r, int col, bool *isnull)
 {
-	Oid			outfn;
-	bool		isvarlena;
-
 	if (col == t->extra_idx)
 	{
-		Jsonb	   *j = mana_jsonb_set_pairs(r->exists ? r->cur_extra : NULL, r->nex,
-											 r->ex_keys, r->ex_vals);
-
-		return JsonbToCString(NULL, &j->root, VARSIZE(j));
+		*isnull = false;
+		return JsonbPGetDatum(mana_jsonb_set_pairs(r->exists ? r->cur_extra : NULL, r->nex,
+												   r->ex_keys, r->ex_vals));
 	}
-	if (r->valnull[col])
-		return NULL;
-	getTypeOutputInfo(t->cols[col].typid, &outfn, &isvarlena);
-	return OidOutputFunctionCall(outfn, r->val[col]);
+	*isnull = r->valnull[col];
+	return r->val[col];
+}
+
+static bool
+col_touched(mana_table *t, row_state *r, int col)
+{
+	return (col == t->extra_idx) ? r->nex > 0 : r->touched[col];
 }
 
 static ArrayType *
@@ -913,6 +921,40 @@ batch_text_param(write_batch *b, const char *value)
 	if (value == NULL)
 		b->nulls[n - 1] = 'n';
 	return n;
+}
+
+/*
+ * One parameter with the values of column col for every row of the batch
+ * (NULL where the row does not set it).  Plain scalar types travel as a
+ * typed array; arrays and domains as text, cast in SQL (*cast set).
+ */
+static int
+batch_column(write_batch *b, mana_table *t, int col, bool *cast)
+{
+	mana_column *c = &t->cols[col];
+	Datum	   *vals = palloc(sizeof(Datum) * Max(b->nrows, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(b->nrows, 1));
+	int			dims[1] = {b->nrows};
+	int			lbs[1] = {1};
+	int			k;
+
+	*cast = (c->param_type == TEXTARRAYOID);
+	for (k = 0; k < b->nrows; k++)
+	{
+		vals[k] = (Datum) 0;
+		nulls[k] = true;
+		if (col_touched(t, b->rows[k], col))
+			vals[k] = merged_value(t, b->rows[k], col, &nulls[k]);
+		if (*cast && !nulls[k])
+			vals[k] = CStringGetTextDatum(OutputFunctionCall(&c->outfunc, vals[k]));
+	}
+	if (*cast)
+		return batch_param(b, TEXTARRAYOID,
+						   PointerGetDatum(construct_md_array(vals, nulls, 1, dims, lbs, TEXTOID,
+															  -1, false, TYPALIGN_INT)));
+	return batch_param(b, c->param_type,
+					   PointerGetDatum(construct_md_array(vals, nulls, 1, dims, lbs, c->typid,
+														  c->typlen, c->typbyval, c->typalign)));
 }
 
 static void
@@ -1001,33 +1043,25 @@ write_updates(apply_ctx *cx, tbl_group *g, List *rows, List **retry)
 	for (col = 0; col < t->ncols; col++)
 	{
 		bool		any = false;
-		bool	   *mask;
-		char	  **vals;
 		Datum	   *md;
 		int			pm;
 		int			pv;
+		bool		cast;
 
 		for (k = 0; k < b.nrows && !any; k++)
-			any = (col == t->extra_idx) ? b.rows[k]->nex > 0 : b.rows[k]->touched[col];
+			any = col_touched(t, b.rows[k], col);
 		if (!any)
 			continue;
-		mask = palloc(sizeof(bool) * b.nrows);
-		vals = palloc(sizeof(char *) * b.nrows);
 		md = palloc(sizeof(Datum) * b.nrows);
 		for (k = 0; k < b.nrows; k++)
-		{
-			row_state  *r = b.rows[k];
-
-			mask[k] = (col == t->extra_idx) ? r->nex > 0 : r->touched[col];
-			vals[k] = mask[k] ? value_text(t, r, col) : NULL;
-			md[k] = BoolGetDatum(mask[k]);
-		}
+			md[k] = BoolGetDatum(col_touched(t, b.rows[k], col));
 		pm = batch_param(&b, BOOLARRAYOID,
 						 PointerGetDatum(construct_array(md, b.nrows, BOOLOID, 1, true, TYPALIGN_CHAR)));
-		pv = batch_param(&b, TEXTARRAYOID, PointerGetDatum(text_array(vals, b.nrows)));
-		appendStringInfo(&sets, ", %s = CASE WHEN u.m%d THEN u.v%d::%s ELSE t.%s END",
-						 t->cols[col].qname, col, col, t->cols[col].typname, t->cols[col].qname);
-		appendStringInfo(&from, ", $%d::bool[], $%d::text[]", pm, pv);
+		pv = batch_column(&b, t, col, &cast);
+		appendStringInfo(&sets, ", %s = CASE WHEN u.m%d THEN u.v%d%s%s ELSE t.%s END",
+						 t->cols[col].qname, col, col, cast ? "::" : "", cast ? t->cols[col].typname : "",
+						 t->cols[col].qname);
+		appendStringInfo(&from, ", $%d::bool[], $%d", pm, pv);
 		appendStringInfo(&alias, ", m%d, v%d", col, col);
 	}
 	appendStringInfo(&b.sql,
@@ -1050,7 +1084,6 @@ write_inserts(apply_ctx *cx, tbl_group *g, List *rows, List **retry)
 	int			p_owner;
 	int			p_client;
 	int			col;
-	int			k;
 	StringInfoData cols;
 	StringInfoData sel;
 	StringInfoData from;
@@ -1072,21 +1105,18 @@ write_inserts(apply_ctx *cx, tbl_group *g, List *rows, List **retry)
 	appendStringInfo(&from, "$%d::text[], $%d::jsonb[]", p_ids, p_fts);
 	appendStringInfoString(&alias, "id, fts");
 
-	/* every row of one batch has the same column set (see write_group) */
+	/* every row of one batch has the same column set (see write_all) */
 	for (col = 0; col < t->ncols; col++)
 	{
-		char	  **vals;
 		int			pv;
+		bool		cast;
 
-		if (!((col == t->extra_idx) ? r0->nex > 0 : r0->touched[col]))
+		if (!col_touched(t, r0, col))
 			continue;
-		vals = palloc(sizeof(char *) * b.nrows);
-		for (k = 0; k < b.nrows; k++)
-			vals[k] = value_text(t, b.rows[k], col);
-		pv = batch_param(&b, TEXTARRAYOID, PointerGetDatum(text_array(vals, b.nrows)));
+		pv = batch_column(&b, t, col, &cast);
 		appendStringInfo(&cols, ", %s", t->cols[col].qname);
-		appendStringInfo(&sel, ", u.v%d::%s", col, t->cols[col].typname);
-		appendStringInfo(&from, ", $%d::text[]", pv);
+		appendStringInfo(&sel, ", u.v%d%s%s", col, cast ? "::" : "", cast ? t->cols[col].typname : "");
+		appendStringInfo(&from, ", $%d", pv);
 		appendStringInfo(&alias, ", v%d", col);
 	}
 	appendStringInfo(&b.sql,
@@ -1105,7 +1135,7 @@ colset_key(mana_table *t, row_state *r)
 	int			i;
 
 	for (i = 0; i < t->ncols; i++)
-		k[i] = ((i == t->extra_idx) ? r->nex > 0 : r->touched[i]) ? '1' : '0';
+		k[i] = col_touched(t, r, i) ? '1' : '0';
 	k[t->ncols] = '\0';
 	return k;
 }
@@ -1218,6 +1248,34 @@ write_group(apply_ctx *cx, tbl_group *g)
 
 /* ---------------------------------------------------------------- response */
 
+static void *
+palloc_cb(size_t n)
+{
+	return palloc(n);
+}
+
+/*
+ * Does the client hold exactly this row once the push succeeds?  Only when
+ * every field it sent won, nothing but this write changed the row (no other
+ * trigger, no generated column), and it knew the row before: the row's
+ * previous writer is inside its cursor (or the row is new and the client
+ * sent every field that has a default).  Such rows need not travel back.
+ */
+static bool
+row_is_known(mana_table *t, row_state *r, const mana_cursor *since)
+{
+	int			i;
+
+	if (!t->rows_are_plain || !r->dirty || r->conflicted || r->skipped)
+		return false;
+	if (r->exists)
+		return since->has_snap && mana_snapshot_visible(&since->snap, r->prior_xid);
+	for (i = 0; i < t->ncols; i++)
+		if (t->cols[i].role == MANA_COL_FIELD && t->cols[i].hasdefault && !r->touched[i])
+			return false;
+	return true;
+}
+
 static void
 server_changes(apply_ctx *cx, StringInfo out, mana_cursor *since, const char *since_text,
 			   bool *cut_out, char **cursor_out)
@@ -1229,10 +1287,20 @@ server_changes(apply_ctx *cx, StringInfo out, mana_cursor *since, const char *si
 	int			remaining = mana_max_push_delta;
 	bool		cut = false;
 	mana_cursor next;
+	FullTransactionId me = GetTopFullTransactionIdIfAny();
 
 	memset(&st, 0, sizeof(st));
 	mana_take_snapshot(&st);
 	since->has_page = false;	/* a page position belongs to one pull */
+
+	/*
+	 * PostgreSQL leaves a transaction's own xid out of its snapshot.  The
+	 * rows this call wrote are answered below (or known to the client), so
+	 * the cursor counts them as seen; otherwise every push would come back
+	 * in the next pull.  (Past a large gap of newer xids we leave it.)
+	 */
+	if (FullTransactionIdIsValid(me))
+		(void) mana_snapshot_include(&st.snap, U64FromFullTransactionId(me), 10000, palloc_cb);
 
 	appendStringInfoString(out, "\"serverChanges\":[");
 	foreach(lc, collections)
@@ -1244,12 +1312,30 @@ server_changes(apply_ctx *cx, StringInfo out, mana_cursor *since, const char *si
 		HTAB	   *emitted;
 		HASHCTL		ctl;
 		List	   *extra_ids = NIL;
+		Datum		exclude = (Datum) 0;
 		int			got;
 
 		foreach(gc, cx->groups)
 			if (strcmp(((tbl_group *) lfirst(gc))->t->collection, coll) == 0)
 				g = lfirst(gc);
 		t = g ? g->t : mana_table_lookup(cx->app_id, coll, false);
+
+		if (g != NULL)
+		{
+			Datum	   *known = palloc(sizeof(Datum) * Max(list_length(g->order), 1));
+			int			nknown = 0;
+
+			foreach(gc, g->order)
+			{
+				row_state  *r = lfirst(gc);
+
+				r->known = row_is_known(t, r, since);
+				if (r->known)
+					known[nknown++] = CStringGetTextDatum(r->id);
+			}
+			if (nknown > 0)
+				exclude = PointerGetDatum(construct_array(known, nknown, TEXTOID, -1, false, TYPALIGN_INT));
+		}
 
 		memset(&ctl, 0, sizeof(ctl));
 		ctl.keysize = MANA_MAX_ID_LEN + 1;
@@ -1259,20 +1345,21 @@ server_changes(apply_ctx *cx, StringInfo out, mana_cursor *since, const char *si
 
 		if (!cut)
 		{
-			got = mana_delta_rows(out, &first, t, cx->user, since, remaining, NULL, NULL, emitted);
+			got = mana_delta_rows(out, &first, t, cx->user, since, remaining, NULL, NULL,
+								  emitted, exclude);
 			if (got > remaining)
 				cut = true;
 			remaining -= Min(got, remaining);
 		}
 
-		/* every row this changeset touched or lost on: its current state */
+		/* rows where an incoming field lost, or that merged: their current state */
 		if (g != NULL)
 		{
 			foreach(gc, g->order)
 			{
 				row_state  *r = lfirst(gc);
 
-				if ((r->dirty || r->conflicted) &&
+				if ((r->conflicted || (r->dirty && !r->known)) &&
 					hash_search(emitted, r->id, HASH_FIND, NULL) == NULL)
 					extra_ids = lappend(extra_ids, r->id);
 			}

@@ -416,3 +416,45 @@ mana_cursor_encode(const mana_cursor *c, char *buf, size_t buflen)
 	}
 	return cursor_finish(&w);
 }
+
+int
+mana_snapshot_include(mana_snapshot *snap, uint64_t xid, uint32_t max_added, mana_alloc_fn alloc)
+{
+	uint64_t   *xip;
+	uint64_t	added;
+	uint32_t	i,
+				n = 0;
+
+	if (mana_snapshot_visible(snap, xid))
+		return 0;
+	if (xid < snap->xmax)
+	{
+		/* in xip: drop it */
+		xip = snap->nxip > 1 ? alloc(sizeof(uint64_t) * (snap->nxip - 1)) : NULL;
+		if (snap->nxip > 1 && xip == NULL)
+			return -1;
+		for (i = 0; i < snap->nxip; i++)
+			if (snap->xip[i] != xid)
+				xip[n++] = snap->xip[i];
+		snap->xip = n > 0 ? xip : NULL;
+		snap->nxip = n;
+		return 0;
+	}
+	if (xid == UINT64_MAX)
+		return -1;
+	added = xid - snap->xmax;
+	if (added > max_added || added > (uint64_t) (UINT32_MAX - snap->nxip))
+		return -1;
+	n = snap->nxip + (uint32_t) added;
+	xip = n > 0 ? alloc(sizeof(uint64_t) * n) : NULL;
+	if (n > 0 && xip == NULL)
+		return -1;
+	for (i = 0; i < snap->nxip; i++)
+		xip[i] = snap->xip[i];
+	for (i = 0; i < (uint32_t) added; i++)
+		xip[snap->nxip + i] = snap->xmax + i;
+	snap->xip = xip;
+	snap->nxip = n;
+	snap->xmax = xid + 1;
+	return 0;
+}

@@ -70,6 +70,19 @@ extern size_t mana_snapshot_format(const mana_snapshot *snap, char *buf, size_t 
 extern bool mana_snapshot_visible(const mana_snapshot *snap, uint64_t xid);
 
 /*
+ * Make xid count as visible in snap without making anything else visible:
+ * an xid in xip is dropped from it; an xid at or past xmax moves xmax to
+ * xid + 1 and puts every xid in [old xmax, xid) into xip (they had not
+ * completed when the snapshot was taken).  A transaction uses this for its
+ * own xid, which PostgreSQL leaves out of its snapshots.  Refuses (-1,
+ * snap untouched) when more than max_added xids would be added or on
+ * overflow; 0 on success (also when xid was visible already).  A new xip
+ * array is allocated with alloc.
+ */
+extern int	mana_snapshot_include(mana_snapshot *snap, uint64_t xid, uint32_t max_added,
+								  mana_alloc_fn alloc);
+
+/*
  * Decode a whole cursor token.  Strings and arrays are allocated with alloc.
  * A last id that decodes to bytes containing NUL, is empty or longer than
  * MANA_CURSOR_MAX_ID is refused.  Returns 0 or -1 (out is then unspecified).

@@ -152,6 +152,43 @@ mana_json_datum(StringInfo out, Datum value, bool isnull, Oid typid)
 	escape_json(out, OidOutputFunctionCall(outfn, value));
 }
 
+/* mana_json_datum with the column's cached output function */
+void
+mana_json_col(StringInfo out, Datum value, bool isnull, mana_column *col)
+{
+	char	   *s;
+
+	if (isnull)
+	{
+		appendStringInfoString(out, "null");
+		return;
+	}
+	switch (col->basetype)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+		case UUIDOID:
+			escape_json(out, OutputFunctionCall(&col->outfunc, value));
+			return;
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			appendStringInfoString(out, OutputFunctionCall(&col->outfunc, value));
+			return;
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case NUMERICOID:
+			s = OutputFunctionCall(&col->outfunc, value);
+			if (is_json_number(s))
+				appendStringInfoString(out, s);
+			else
+				escape_json(out, s);
+			return;
+		default:
+			mana_json_datum(out, value, false, col->typid);
+	}
+}
+
 static void
 json_array_dim(StringInfo out, int dim, int ndim, int *dims, Datum *elems, bool *nulls,
 			   int *pos, Oid elemtype)

@@ -72,6 +72,12 @@ typedef struct mana_column
 	int16		elem_len;
 	bool		elem_byval;
 	char		elem_align;
+	/* output conversion, and how values travel as write parameters */
+	FmgrInfo	outfunc;
+	Oid			param_type;		/* array type for a typed parameter, or TEXTARRAYOID */
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
 } mana_column;
 
 typedef struct mana_table
@@ -91,6 +97,12 @@ typedef struct mana_table
 	int			client_idx;
 	int			version_idx;
 	int			xid_idx;
+	/*
+	 * Whether the stored row is exactly what a write put there: no other
+	 * trigger and no generated column can change it.  Only then may a push
+	 * response leave out rows the pushing client already knows.
+	 */
+	bool		rows_are_plain;
 	/* lookup of incoming field names: sorted by field name */
 	int			nfieldmap;
 	struct mana_fieldmap *fieldmap;
@@ -110,6 +122,8 @@ extern int	mana_table_find_field(mana_table *t, const char *field);
 /* ---- JSON conversion (jsonconv.c) ---- */
 extern void mana_json_datum(StringInfo out, Datum value, bool isnull,
 							Oid typid);
+extern void mana_json_col(StringInfo out, Datum value, bool isnull,
+						  mana_column *col);
 extern void mana_json_string(StringInfo out, const char *s);
 extern void mana_json_ts(StringInfo out, int64 ms);
 extern Datum mana_json_to_datum(mana_table *t, mana_column *col, JsonbValue *v,
@@ -138,7 +152,7 @@ extern void mana_take_snapshot(mana_delta_state *st);
 extern int	mana_delta_rows(StringInfo out, bool *first, mana_table *t,
 							const char *user, const mana_cursor *since,
 							int limit, uint64 *last_xid, char **last_id,
-							HTAB *emitted);
+							HTAB *emitted, Datum exclude_ids);
 extern int	mana_rows_by_id(StringInfo out, bool *first, mana_table *t,
 							const char *user, List *ids);
 extern char *mana_cursor_text(const mana_cursor *c);

@@ -169,7 +169,7 @@ emit_row(StringInfo out, mana_table *t, HeapTuple tup, TupleDesc desc, const cha
 				appendStringInfoChar(&data, ',');
 				escape_json(&data, c->field);
 				appendStringInfoChar(&data, ':');
-				mana_json_datum(&data, d, isnull, c->typid);
+				mana_json_col(&data, d, isnull, c);
 				if (c->role != MANA_COL_FIELD && c->role != MANA_COL_DELETED_AT)
 					break;
 				if (c->role == MANA_COL_DELETED_AT && fts != NULL)
@@ -189,7 +189,7 @@ emit_row(StringInfo out, mana_table *t, HeapTuple tup, TupleDesc desc, const cha
 				firstf = false;
 				escape_json(out, c->field);
 				appendStringInfoString(out, ":{\"value\":");
-				mana_json_datum(out, d, isnull, c->typid);
+				mana_json_col(out, d, isnull, c);
 				emit_field_ts(out, fts, c->field);
 				appendStringInfoChar(out, '}');
 				break;
@@ -266,11 +266,11 @@ emit_rows(StringInfo out, bool *first, mana_table *t, uint64 nrows, int limit,
 int
 mana_delta_rows(StringInfo out, bool *first, mana_table *t, const char *user,
 				const mana_cursor *since, int limit,
-				uint64 *last_xid, char **last_id, HTAB *emitted)
+				uint64 *last_xid, char **last_id, HTAB *emitted, Datum exclude_ids)
 {
 	StringInfoData sql;
-	Oid			types[6];
-	Datum		args[6];
+	Oid			types[7];
+	Datum		args[7];
 	int			n = 0;
 	int			rc;
 	mana_column *owner = &t->cols[t->owner_idx];
@@ -307,6 +307,14 @@ mana_delta_rows(StringInfo out, bool *first, mana_table *t, const char *user,
 		args[n++] = CStringGetTextDatum(buf);
 		types[n] = TEXTOID;
 		args[n++] = CStringGetTextDatum(since->last_id);
+	}
+	if (exclude_ids != (Datum) 0)
+	{
+		/* rows the caller knows the client has already */
+		appendStringInfo(&sql, " AND t.%s <> ALL ($%d::text[]::%s[])", id->qname, n + 1,
+						 format_type_be(id->typid));
+		types[n] = TEXTARRAYOID;
+		args[n++] = exclude_ids;
 	}
 	appendStringInfo(&sql, " ORDER BY t.sync_xid, t.%s LIMIT $%d", id->qname, n + 1);
 	types[n] = INT8OID;
@@ -438,7 +446,7 @@ mana_pull(PG_FUNCTION_ARGS)
 	if (since.has_page && !mana_page_owner_matches(&since, collection))
 		since.has_page = false; /* another collection's page: restart from its base */
 	fetched = mana_delta_rows(&out, &first, t, user, &since, max_changes,
-							  &last_xid, &last_id, NULL);
+							  &last_xid, &last_id, NULL, (Datum) 0);
 
 	memset(&next, 0, sizeof(next));
 	next.ts_ms = mana_ts_to_ms(GetCurrentTimestamp());

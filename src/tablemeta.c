@@ -79,6 +79,13 @@ build_columns(mana_table *t, Relation rel, const char *owner_col, const char *id
 	int			i;
 
 	t->cols = palloc0(sizeof(mana_column) * desc->natts);
+	t->rows_are_plain = true;
+	if (rel->trigdesc != NULL)
+	{
+		for (i = 0; i < rel->trigdesc->numtriggers; i++)
+			if (strcmp(rel->trigdesc->triggers[i].tgname, "zz_mana_sync") != 0)
+				t->rows_are_plain = false;
+	}
 	t->id_idx = t->owner_idx = t->extra_idx = t->deleted_idx = -1;
 	t->field_ts_idx = t->updated_idx = t->client_idx = t->version_idx = t->xid_idx = -1;
 
@@ -114,6 +121,20 @@ build_columns(mana_table *t, Relation rel, const char *owner_col, const char *id
 
 		getTypeInputInfo(att->atttypid, &infn, &c->inioparam);
 		fmgr_info(infn, &c->infunc);
+		{
+			Oid			outfn;
+			bool		isvarlena;
+			Oid			arr = get_array_type(att->atttypid);
+
+			getTypeOutputInfo(att->atttypid, &outfn, &isvarlena);
+			fmgr_info(outfn, &c->outfunc);
+			get_typlenbyvalalign(att->atttypid, &c->typlen, &c->typbyval, &c->typalign);
+			/* plain scalar types travel typed; arrays and domains as text + cast */
+			c->param_type = (OidIsValid(arr) && c->basetype == att->atttypid &&
+							 !OidIsValid(c->elemtype)) ? arr : TEXTARRAYOID;
+		}
+		if (att->attgenerated)
+			t->rows_are_plain = false;
 		if (OidIsValid(c->elemtype))
 		{
 			getTypeInputInfo(c->elemtype, &infn, &c->elem_ioparam);

@@ -1029,6 +1029,71 @@ test_big_snapshot(void **state)
 	free(xip);
 }
 
+
+/* ------------------------------------------------ mana_snapshot_include */
+
+static void
+test_include_own_xid(void **state)
+{
+	uint64_t	xip[3] = {105, 107, 109};
+	mana_snapshot s = {100, 110, 3, xip};
+	mana_snapshot before;
+
+	(void) state;
+	/* already visible: nothing changes */
+	assert_int_equal(mana_snapshot_include(&s, 99, 10, track_alloc), 0);
+	assert_int_equal(s.nxip, 3);
+	assert_int_equal(s.xmax, 110);
+
+	/* in xip: dropped, nothing else becomes visible */
+	assert_int_equal(mana_snapshot_include(&s, 107, 10, track_alloc), 0);
+	assert_int_equal(s.nxip, 2);
+	assert_true(mana_snapshot_visible(&s, 107));
+	assert_false(mana_snapshot_visible(&s, 105));
+	assert_false(mana_snapshot_visible(&s, 109));
+
+	/* past xmax: xmax moves, the xids in between stay invisible */
+	assert_int_equal(mana_snapshot_include(&s, 113, 10, track_alloc), 0);
+	assert_int_equal(s.xmax, 114);
+	assert_true(mana_snapshot_visible(&s, 113));
+	assert_false(mana_snapshot_visible(&s, 110));
+	assert_false(mana_snapshot_visible(&s, 111));
+	assert_false(mana_snapshot_visible(&s, 112));
+	assert_false(mana_snapshot_visible(&s, 114));
+	assert_false(mana_snapshot_visible(&s, 105));
+	assert_true(mana_snapshot_visible(&s, 106));
+
+	/* still a valid, ascending snapshot that round-trips */
+	{
+		char		buf[128];
+		mana_snapshot back;
+
+		mana_snapshot_format(&s, buf, sizeof(buf));
+		assert_string_equal(buf, "100:114:105,109,110,111,112");
+		assert_int_equal(mana_snapshot_parse(buf, strlen(buf), &back, track_alloc), 0);
+	}
+
+	/* exactly at xmax: no xid added */
+	{
+		mana_snapshot e = {50, 50, 0, NULL};
+
+		assert_int_equal(mana_snapshot_include(&e, 50, 0, track_alloc), 0);
+		assert_int_equal(e.xmax, 51);
+		assert_int_equal(e.nxip, 0);
+		assert_true(mana_snapshot_visible(&e, 50));
+	}
+
+	/* too many to add, or overflow: refused, untouched */
+	before = s;
+	assert_int_equal(mana_snapshot_include(&s, 1000, 10, track_alloc), -1);
+	assert_int_equal(s.xmax, before.xmax);
+	assert_int_equal(s.nxip, before.nxip);
+	assert_int_equal(mana_snapshot_include(&s, UINT64_MAX, UINT32_MAX, track_alloc), -1);
+	/* allocation failure is refused too */
+	assert_int_equal(mana_snapshot_include(&s, 120, 10, null_alloc), -1);
+	assert_int_equal(s.xmax, before.xmax);
+}
+
 int
 main(void)
 {
@@ -1053,6 +1118,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_round_trip_random, reset, reset),
 		cmocka_unit_test_setup_teardown(test_prefixes, reset, reset),
 		cmocka_unit_test_setup_teardown(test_big_snapshot, reset, reset),
+		cmocka_unit_test_setup_teardown(test_include_own_xid, reset, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
