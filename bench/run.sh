@@ -30,6 +30,7 @@ apply_ms=$(awk -F'|' '$1=="mana_apply_changeset"{print $2}' "$TMP/apply.txt")
 floor_ms=$(awk -F'|' '$1=="plain UPDATE, unregistered table"{print $2}' "$TMP/apply.txt")
 reg_ms=$(awk -F'|' '$1=="plain UPDATE, registered table"{print $2}' "$TMP/apply.txt")
 peer_ms=$(awk -F'|' '$1=="PL/pgSQL peer"{print $2}' "$TMP/apply.txt")
+rows_ms=$(awk -F'|' '$1=="1000 single-row UPDATEs, unregistered table"{print $2}' "$TMP/apply.txt")
 
 say "trigger overhead: pgbench, ${PGB_SECONDS}s per run"
 psql -qX -f "$MANA_ROOT/bench/trigger_setup.sql" >/dev/null
@@ -64,6 +65,7 @@ p1m=$(awk -F'|' '$1=="1M rows"{print $2}' "$TMP/pull.txt")
     echo "| mana_apply_changeset (incl. 1000-row serverChanges) | $apply_ms | |"
     echo "| one plain UPDATE, unregistered twin (the floor) | $floor_ms | $(ratio "$apply_ms" "$floor_ms")x the floor |"
     echo "| one plain UPDATE, registered table (trigger stamps) | $reg_ms | $(ratio "$apply_ms" "$reg_ms")x |"
+    echo "| 1000 single-row UPDATE statements, unregistered | $rows_ms | $(ratio "$apply_ms" "$rows_ms")x |"
     echo "| PL/pgSQL peer (same LWW rule) | $peer_ms | $(ratio "$peer_ms" "$apply_ms")x faster |"
     echo
     echo "## trigger overhead: pgbench tps, registered vs identical unregistered table (${PGB_SECONDS}s runs)"

@@ -210,7 +210,7 @@ managed_column(mana_table *t, const char *name)
 
 static void
 add_field(apply_ctx *cx, mana_table *t, const char *id, in_change *ch,
-		  const char *name, JsonbValue *value, int64 ts)
+		  char *name, JsonbValue *value, int64 ts)
 {
 	int			col = mana_table_find_field(t, name);
 	in_field   *f;
@@ -262,7 +262,7 @@ add_field(apply_ctx *cx, mana_table *t, const char *id, in_change *ch,
 		f = &ch->fields[ch->nfields++];
 	}
 	memset(f, 0, sizeof(*f));
-	f->name = pstrdup(name);
+	f->name = (char *) name;	/* callers pass a string of their own */
 	f->col = col;
 	f->key = col >= 0 ? t->cols[col].field : f->name;
 	f->value = *value;
@@ -449,16 +449,17 @@ parse_change(apply_ctx *cx, JsonbValue *cv, int index)
 		bad_change(index, "unknown op", "\"op\" must be \"insert\", \"update\" or \"delete\".");
 	g = group_for(cx, table);
 
-	/* the id must be a valid value of the id column; keep its canonical text */
+	/*
+	 * The id must be a valid value of the id column; keep its canonical text
+	 * (a text id is its own canonical form).
+	 */
+	if (g->t->cols[g->t->id_idx].typid != TEXTOID)
 	{
 		bool		isnull;
 		mana_column *idc = &g->t->cols[g->t->id_idx];
 		Datum		d = mana_json_to_datum(g->t, idc, iv, &isnull, index, "id");
-		Oid			outfn;
-		bool		isvarlena;
 
-		getTypeOutputInfo(idc->typid, &outfn, &isvarlena);
-		id = OidOutputFunctionCall(outfn, d);
+		id = OutputFunctionCall(&idc->outfunc, d);
 		if (strlen(id) > MANA_MAX_ID_LEN)
 			bad_change(index, "id too long", "\"id\" may have at most 256 bytes.");
 	}

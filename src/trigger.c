@@ -35,6 +35,8 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/inval.h"
+#include "utils/hsearch.h"
 #include "utils/xid8.h"
 
 #include "iso8601.h"
@@ -55,9 +57,12 @@ typedef struct trig_field
 	bool		is_extra;
 } trig_field;
 
-/* per-statement cache in fn_extra */
 typedef struct trig_cache
 {
+	MemoryContext cxt;
+	bool		valid;
+	char	   *owner_col;
+	char	   *id_col;
 	Oid			relid;
 	int			natts;
 	int			att_updated;
@@ -99,26 +104,91 @@ attno_of(TupleDesc desc, const char *name, const char *relname, bool required)
 	return 0;
 }
 
+/*
+ * Per-table facts, kept for the backend's life in TopMemoryContext and
+ * dropped when the relation's cache entry is invalidated (ALTER TABLE,
+ * re-enabling): single-row statements would otherwise rebuild them on
+ * every call.
+ */
+static HTAB *trig_caches = NULL;
+
+typedef struct trig_cache_entry
+{
+	Oid			relid;			/* hash key */
+	trig_cache *cache;
+} trig_cache_entry;
+
+static void
+trig_cache_invalidate(Datum arg, Oid relid)
+{
+	trig_cache_entry *e;
+
+	if (trig_caches == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		e = hash_search(trig_caches, &relid, HASH_FIND, NULL);
+		if (e != NULL && e->cache != NULL)
+			e->cache->valid = false;	/* rebuilt (and freed) on next use */
+	}
+	else
+	{
+		HASH_SEQ_STATUS seq;
+
+		hash_seq_init(&seq, trig_caches);
+		while ((e = hash_seq_search(&seq)) != NULL)
+			if (e->cache != NULL)
+				e->cache->valid = false;
+	}
+}
+
 static trig_cache *
 get_cache(FunctionCallInfo fcinfo, TriggerData *td)
 {
 	Relation	rel = td->tg_relation;
 	TupleDesc	desc = RelationGetDescr(rel);
-	trig_cache *c = (trig_cache *) fcinfo->flinfo->fn_extra;
+	Oid			relid = RelationGetRelid(rel);
+	trig_cache_entry *e;
+	trig_cache *c;
 	char	  **args = td->tg_trigger->tgargs;
 	const char *relname = RelationGetRelationName(rel);
 	MemoryContext old;
+	MemoryContext cxt;
+	bool		found;
 	int			i;
 	Oid			outfn;
 	bool		isvarlena;
 
-	if (c != NULL && c->relid == RelationGetRelid(rel) && c->natts == desc->natts)
-		return c;
+	if (trig_caches == NULL)
+	{
+		HASHCTL		ctl;
 
-	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(trig_cache_entry);
+		trig_caches = hash_create("mana_sync trigger cache", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+		CacheRegisterRelcacheCallback(trig_cache_invalidate, (Datum) 0);
+	}
+	e = hash_search(trig_caches, &relid, HASH_ENTER, &found);
+	if (!found)
+		e->cache = NULL;
+	c = e->cache;
+	if (c != NULL && c->valid && c->natts == desc->natts && strcmp(c->owner_col, args[2]) == 0 &&
+		strcmp(c->id_col, args[3]) == 0)
+		return c;
+	if (c != NULL)
+		MemoryContextDelete(c->cxt);
+	e->cache = NULL;
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "mana_sync trigger", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cxt);
 	c = palloc0(sizeof(trig_cache));
-	c->relid = RelationGetRelid(rel);
+	c->cxt = cxt;
+	c->valid = true;
+	c->relid = relid;
 	c->natts = desc->natts;
+	c->owner_col = pstrdup(args[2]);
+	c->id_col = pstrdup(args[3]);
 	c->att_updated = attno_of(desc, "updated_at", relname, true);
 	c->att_deleted = attno_of(desc, "deleted_at", relname, true);
 	c->att_client = attno_of(desc, "client_id", relname, true);
@@ -128,7 +198,7 @@ get_cache(FunctionCallInfo fcinfo, TriggerData *td)
 	c->att_owner = attno_of(desc, args[2], relname, true);
 	(void) attno_of(desc, args[3], relname, true);
 	getTypeOutputInfo(TupleDescAttr(desc, c->att_owner - 1)->atttypid, &outfn, &isvarlena);
-	fmgr_info_cxt(outfn, &c->owner_out, fcinfo->flinfo->fn_mcxt);
+	fmgr_info_cxt(outfn, &c->owner_out, cxt);
 	c->qualname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), relname);
 
 	c->fields = palloc0(sizeof(trig_field) * desc->natts);
@@ -156,7 +226,7 @@ get_cache(FunctionCallInfo fcinfo, TriggerData *td)
 		f->is_extra = (strcmp(name, "extra") == 0 && att->atttypid == JSONBOID);
 	}
 	MemoryContextSwitchTo(old);
-	fcinfo->flinfo->fn_extra = c;
+	e->cache = c;
 	return c;
 }
 
