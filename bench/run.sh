@@ -62,7 +62,7 @@ p1m=$(awk -F'|' '$1=="1M rows"{print $2}' "$TMP/pull.txt")
     echo
     echo "| method | ms | mana_apply_changeset is |"
     echo "|---|---:|---|"
-    echo "| mana_apply_changeset (incl. 1000-row serverChanges) | $apply_ms | |"
+    echo "| mana_apply_changeset (answers only what the client lacks) | $apply_ms | |"
     echo "| one plain UPDATE, unregistered twin (the floor) | $floor_ms | $(ratio "$apply_ms" "$floor_ms")x the floor |"
     echo "| one plain UPDATE, registered table (trigger stamps) | $reg_ms | $(ratio "$apply_ms" "$reg_ms")x |"
     echo "| 1000 single-row UPDATE statements, unregistered | $rows_ms | $(ratio "$apply_ms" "$rows_ms")x |"
