@@ -11,11 +11,14 @@ passed=0
 failed=0
 failures=()
 
-result() {  # result NAME STATUS
-    if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "PASS $1"
-    else failed=$((failed + 1)); failures+=("$1"); echo "FAIL $1"; fi
+# count NAME PASSED FAILED: tally one suite's tests
+count() {
+    passed=$((passed + $2)); failed=$((failed + $3))
+    if [ "$3" -eq 0 ] && [ "$2" -gt 0 ]; then echo "PASS $1 ($2 tests)"
+    else failures+=("$1"); echo "FAIL $1 ($2 passed, $3 failed)"; fi
 }
 
+mkdir -p "$(dirname "$WORK")"
 cleanup() {
     mana_stop_cluster "$WORK/plain"
     mana_stop_cluster "$WORK/preload"
@@ -27,20 +30,28 @@ mana_build
 
 say "unit tests (cmocka, ASan+UBSan)"
 set +e
-make -C "$MANA_ROOT" -s unit
-result "unit" $?
+make -C "$MANA_ROOT" -s unit 2>&1 | tee "$WORK.unit.log"
+rc=${PIPESTATUS[0]}
 set -e
+ok=$(awk '/\[  PASSED  \]/ { n += $4 } END { print n + 0 }' "$WORK.unit.log")
+bad=$(awk '/\[  FAILED  \] [0-9]+ test/ { n += $4 } END { print n + 0 }' "$WORK.unit.log")
+# a binary that crashed (sanitizer report) counts as a failure too
+if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
+count "unit (cmocka)" "$ok" "$bad"
 
 run_sql_suites() {  # run_sql_suites LABEL DIR
-    local label=$1 dir=$2 rc
+    local label=$1 dir=$2 rc ok bad
     set +e
-    PGHOST=$dir PGPORT=$PORT PGUSER=$PGOSUSER make -C "$MANA_ROOT" -s installcheck
-    rc=$?
+    PGHOST=$dir PGPORT=$PORT PGUSER=$PGOSUSER make -C "$MANA_ROOT" -s installcheck 2>&1 | tee "$WORK.sql.log"
+    rc=${PIPESTATUS[0]}
     set -e
-    if [ $rc -ne 0 ]; then
-        find "$MANA_ROOT" -name 'regression.diffs' -newer "$MANA_ROOT/Makefile" -exec cat {} + | head -200
+    ok=$(grep -cE '^(test|ok) .* ok ' "$WORK.sql.log" || true)
+    bad=$(grep -cE '^(test|not ok) .*FAILED' "$WORK.sql.log" || true)
+    if [ "$rc" -ne 0 ]; then
+        [ "$bad" -gt 0 ] || bad=1
+        find "$MANA_ROOT" -name 'regression.diffs' -exec cat {} + | head -200
     fi
-    result "$label" $rc
+    count "$label" "$ok" "$bad"
 }
 
 say "pg_regress + isolation, extension loaded on demand"

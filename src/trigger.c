@@ -285,41 +285,22 @@ extra_changed_keys(Jsonb *oldj, Jsonb *newj, List **keys)
 	}
 }
 
-/* field_timestamps with the given keys set to ts (later pushes win) */
+/* field_timestamps with the given keys set to the time ms */
 static Jsonb *
-stamp_keys(Jsonb *base, List *keys, const char *ts)
+stamp_keys(Jsonb *base, List *keys, int64 ms)
 {
-	JsonbParseState *state = NULL;
-	JsonbValue *res;
-	JsonbValue	v;
+	int			n = list_length(keys);
+	char	  **names = palloc(sizeof(char *) * Max(n, 1));
+	JsonbValue *vals = palloc(sizeof(JsonbValue) * Max(n, 1));
 	ListCell   *lc;
+	int			i = 0;
 
-	res = pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	if (base != NULL && JB_ROOT_IS_OBJECT(base))
-	{
-		JsonbIterator *it = JsonbIteratorInit(&base->root);
-		JsonbIteratorToken tok;
-
-		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-		{
-			if (tok == WJB_KEY || tok == WJB_VALUE)
-				res = pushJsonbValue(&state, tok, &v);
-		}
-	}
 	foreach(lc, keys)
 	{
-		char	   *k = lfirst(lc);
-
-		v.type = jbvString;
-		v.val.string.val = k;
-		v.val.string.len = strlen(k);
-		res = pushJsonbValue(&state, WJB_KEY, &v);
-		v.val.string.val = (char *) ts;
-		v.val.string.len = strlen(ts);
-		res = pushJsonbValue(&state, WJB_VALUE, &v);
+		names[i] = lfirst(lc);
+		mana_jbv_ts(&vals[i++], ms);
 	}
-	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(res);
+	return mana_jsonb_set_pairs(base, n, names, vals);
 }
 
 static void
@@ -407,7 +388,6 @@ mana_sync_trigger(PG_FUNCTION_ARGS)
 	Datum	   *vals;
 	bool	   *nulls;
 	bool	   *repl;
-	char		nowbuf[MANA_ISO_BUFLEN];
 	int64		now_ms;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -446,7 +426,6 @@ mana_sync_trigger(PG_FUNCTION_ARGS)
 	repl = palloc0(sizeof(bool) * desc->natts);
 
 	now_ms = mana_now_ms();
-	mana_iso8601_format(now_ms, nowbuf);
 
 	vals[c->att_updated - 1] = TimestampTzGetDatum(mana_ms_to_ts(now_ms));
 	repl[c->att_updated - 1] = true;
@@ -506,7 +485,7 @@ mana_sync_trigger(PG_FUNCTION_ARGS)
 			base = DatumGetJsonbP(d);
 		if (keys != NIL || isnull)
 		{
-			vals[c->att_field_ts - 1] = JsonbPGetDatum(stamp_keys(base, keys, nowbuf));
+			vals[c->att_field_ts - 1] = JsonbPGetDatum(stamp_keys(base, keys, now_ms));
 			repl[c->att_field_ts - 1] = true;
 		}
 
