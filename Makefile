@@ -6,9 +6,10 @@ EXTVERSION = 0.1.0
 MODULE_big = mana_sync
 
 PURE_OBJS = src/iso8601.o src/b64url.o src/cursor.o src/lww.o src/names.o \
-            src/notify_payload.o
+            src/notify_payload.o src/json.o src/jwt.o src/wsproto.o src/hub.o
 GLUE_OBJS = src/mana_sync.o src/tablemeta.o src/jsonconv.o \
-            src/trigger.o src/changeset.o src/pull.o
+            src/trigger.o src/changeset.o src/pull.o \
+            src/shmem.o src/worker.o src/intake.o
 OBJS = $(PURE_OBJS) $(GLUE_OBJS)
 
 DATA = sql/mana_sync--$(EXTVERSION).sql
@@ -21,7 +22,10 @@ ISOLATION = concurrency notify
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation --load-extension=mana_sync
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS += -I$(srcdir)/src
+PG_CPPFLAGS += -I$(srcdir)/src -I$(libpq_srcdir) $(shell pkg-config --cflags libwebsockets openssl)
+# libpq inside the module, as contrib's dblink does (PG_LIBS only serves PROGRAM)
+SHLIB_LINK_INTERNAL = $(libpq)
+SHLIB_LINK += $(shell pkg-config --libs libwebsockets openssl)
 ifdef MANA_WERROR
 PG_CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 endif
@@ -35,11 +39,12 @@ UNIT_CFLAGS = -std=c11 -g -O1 -Wall -Wextra -Werror -Isrc \
               -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
 UNIT_TESTS  = test/unit/test_iso8601 test/unit/test_b64url test/unit/test_cursor \
-              test/unit/test_lww test/unit/test_names test/unit/test_notify_payload
+              test/unit/test_lww test/unit/test_names test/unit/test_notify_payload \
+              test/unit/test_json test/unit/test_wsproto test/unit/test_hub
 PURE_SRCS   = $(PURE_OBJS:.o=.c)
 
 test/unit/%: test/unit/%.c $(PURE_SRCS) src/*.h
-	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) -lcmocka
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) -lcmocka -lcrypto
 
 .PHONY: unit
 unit: $(UNIT_TESTS)

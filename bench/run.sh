@@ -7,8 +7,8 @@ source "$(dirname "$0")/../scripts/lib.sh"
 
 PORT=${MANA_BENCH_PORT:-55450}
 DIR=${MANA_BENCH_DIR:-/tmp/mana-sync-bench}
-ROUNDS=30; PULL_ROUNDS=50; PGB_SECONDS=15
-if [ "${1:-}" = "--quick" ]; then ROUNDS=5; PULL_ROUNDS=10; PGB_SECONDS=3; fi
+ROUNDS=30; PULL_ROUNDS=50; PGB_SECONDS=8
+if [ "${1:-}" = "--quick" ]; then ROUNDS=5; PULL_ROUNDS=10; PGB_SECONDS=2; fi
 OUT="$MANA_ROOT/bench/results"
 mkdir -p "$OUT"
 TMP=$(mktemp -d); chmod 777 "$TMP"
@@ -39,14 +39,23 @@ for t in t_unreg t_reg; do
     printf '\\set u random(1, 1000)\nINSERT INTO %s (user_id, title, n) VALUES (:u::text, :u::text, 1);\n' $t > "$TMP/ins_$t.sql"
 done
 declare -A TPS
+median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 for clients in 1 16; do
     for op in upd ins; do
-        for t in t_unreg t_reg; do
-            tps=$(pgbench -n -M prepared -c $clients -j $clients -T $PGB_SECONDS -f "$TMP/${op}_$t.sql" 2>/dev/null |
-                  awk '/^tps = / { print $3 }' | tail -1)
-            TPS[$op.$t.$clients]=$tps
-            echo "  $op $t clients=$clients tps=$tps"
+        declare -a U=() R=()
+        # alternate the two tables three times and keep each one's median:
+        # this machine's throughput drifts between runs
+        for rep in 1 2 3; do
+            for t in t_unreg t_reg; do
+                tps=$(pgbench -n -M prepared -c $clients -j $clients -T $PGB_SECONDS -f "$TMP/${op}_$t.sql" 2>/dev/null |
+                      awk '/^tps = / { printf "%.0f", $3 }' | tail -1)
+                if [ $t = t_unreg ]; then U+=("$tps"); else R+=("$tps"); fi
+            done
         done
+        TPS[$op.t_unreg.$clients]=$(median3 "${U[@]}")
+        TPS[$op.t_reg.$clients]=$(median3 "${R[@]}")
+        echo "  $op clients=$clients unregistered ${U[*]} registered ${R[*]}"
+        unset U R
     done
 done
 
@@ -68,7 +77,7 @@ p1m=$(awk -F'|' '$1=="1M rows"{print $2}' "$TMP/pull.txt")
     echo "| 1000 single-row UPDATE statements, unregistered | $rows_ms | $(ratio "$apply_ms" "$rows_ms")x |"
     echo "| PL/pgSQL peer (same LWW rule) | $peer_ms | $(ratio "$peer_ms" "$apply_ms")x faster |"
     echo
-    echo "## trigger overhead: pgbench tps, registered vs identical unregistered table (${PGB_SECONDS}s runs)"
+    echo "## trigger overhead: pgbench tps, registered vs identical unregistered table (median of 3 alternating ${PGB_SECONDS}s runs)"
     echo
     echo "| workload | clients | unregistered tps | registered tps | registered/unregistered | slowdown |"
     echo "|---|---:|---:|---:|---:|---:|"

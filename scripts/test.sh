@@ -60,7 +60,7 @@ run_sql_suites "sql-suites (no preload)" "$WORK/plain"
 mana_stop_cluster "$WORK/plain"
 
 say "pg_regress + isolation, shared_preload_libraries = mana_sync"
-mana_start_cluster "$WORK/preload" "$PORT" "shared_preload_libraries = 'mana_sync'"
+mana_start_cluster "$WORK/preload" "$PORT" "shared_preload_libraries = 'mana_sync'" "mana_sync.port = ${MANA_TEST_WS_PORT:-3091}"
 run_sql_suites "sql-suites (preloaded)" "$WORK/preload"
 mana_stop_cluster "$WORK/preload"
 

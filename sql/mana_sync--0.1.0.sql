@@ -189,3 +189,14 @@ END
 $fn$;
 
 REVOKE ALL ON FUNCTION mana_sync_trigger() FROM PUBLIC;
+
+-- The push worker's counters (shared memory).  running is false when
+-- mana_sync is not in shared_preload_libraries or the worker is down.
+CREATE FUNCTION mana_sync_worker_stats(
+    OUT running boolean, OUT pid integer,
+    OUT connections bigint, OUT authenticated_users bigint, OUT databases_listened bigint,
+    OUT auth_failures bigint, OUT notifications_received bigint, OUT messages_sent bigint,
+    OUT hints_coalesced bigint, OUT hints_dropped bigint, OUT listener_reconnects bigint,
+    OUT connections_refused bigint, OUT frames_refused bigint)
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'mana_sync_worker_stats' LANGUAGE C STABLE;

@@ -12,11 +12,13 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "miscadmin.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 #include "access/xact.h"
 
 #include "mana_sync.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -66,6 +68,14 @@ _PG_init(void)
 							 false,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+
+	/* the push worker exists only when preloaded (its settings are PGC_POSTMASTER) */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		mana_worker_define_settings();
+		mana_shmem_init();
+		mana_worker_register();
+	}
 
 	MarkGUCPrefixReserved("mana_sync");
 }

@@ -157,6 +157,35 @@ extern int	mana_rows_by_id(StringInfo out, bool *first, mana_table *t,
 							const char *user, List *ids);
 extern char *mana_cursor_text(const mana_cursor *c);
 
+/* ---- push worker counters in shared memory (shmem.c) ---- */
+#include "port/atomics.h"
+
+typedef enum mana_stat
+{
+	MANA_STAT_CONNECTIONS,		/* gauges */
+	MANA_STAT_USERS,
+	MANA_STAT_DATABASES,
+	MANA_STAT_AUTH_FAILURES,	/* counters */
+	MANA_STAT_NOTIFICATIONS,
+	MANA_STAT_MESSAGES_SENT,
+	MANA_STAT_HINTS_COALESCED,
+	MANA_STAT_HINTS_DROPPED,
+	MANA_STAT_LISTENER_RECONNECTS,
+	MANA_STAT_CONNECTIONS_REFUSED,
+	MANA_STAT_FRAMES_REFUSED,
+	MANA_STAT_COUNT
+} mana_stat;
+
+typedef struct mana_stats
+{
+	pg_atomic_uint32 worker_pid;	/* 0: not running */
+	pg_atomic_uint64 counters[MANA_STAT_COUNT];
+} mana_stats;
+
+extern mana_stats *mana_shared;
+extern const char *const mana_stat_names[MANA_STAT_COUNT];
+extern void mana_shmem_init(void);
+
 /* ---- trigger (trigger.c) ---- */
 extern Oid	mana_apply_relid;	/* table being written by apply, or 0 */
 

@@ -1,0 +1,667 @@
+/*
+ * intake.c
+ *     Change intake of the push worker: LISTEN mana_sync in every database
+ *     where the extension is installed, over non-blocking libpq.
+ *
+ * A catalog connection (to "postgres", else "template1") lists the
+ * databases every few seconds.  Each database gets a small state machine:
+ * connect, check for the extension, then LISTEN and read the registry
+ * (for the tables to hint after a reconnect).  A database without the
+ * extension is checked again every MANA_RECHECK_MS, so a later CREATE
+ * EXTENSION is served within that time.  A listening connection's socket
+ * is adopted into lws (as a dup: lws closes what it adopts), so a
+ * notification wakes the loop at once; everything else is driven from
+ * mana_intake_poll(), which the loop calls at least every 200 ms.
+ *
+ * A lost connection is re-established with backoff and LISTENs again;
+ * since notifications may have been missed meanwhile, every connection of
+ * that database's apps is then told to pull.
+ *
+ * The connections are ordinary clients: they connect over the first
+ * unix_socket_directories entry as mana_sync.worker_user (default: the
+ * operating system user running PostgreSQL, which Debian's peer
+ * authentication accepts).  They keep `pg_ctl stop -m smart` waiting, and
+ * DROP DATABASE of a listened database needs WITH (FORCE).
+ */
+#include "postgres.h"
+
+#include <unistd.h>
+
+#include "libpq-fe.h"
+#include "miscadmin.h"
+#include "postmaster/postmaster.h"
+#include "utils/timestamp.h"
+
+#include "notify_payload.h"
+#include "worker.h"
+
+#define MANA_SCAN_MS 2000		/* how often the database list is read */
+#define MANA_RECHECK_MS 3000	/* how often a database without the extension is checked */
+#define MANA_BACKOFF_MAX_MS 5000
+#define MANA_MAX_DBS 4096
+
+typedef enum db_state
+{
+	DB_IDLE,					/* not connected; (re)try at next_at */
+	DB_CONNECTING,
+	DB_CHECK,					/* extension check sent */
+	DB_LISTEN,					/* LISTEN + registry read sent */
+	DB_LISTENING
+} db_state;
+
+typedef struct intake_db
+{
+	char		name[NAMEDATALEN];
+	db_state	state;
+	PGconn	   *conn;
+	struct lws *wsi;			/* adopted socket while listening */
+	int64		next_at;		/* ms */
+	int			backoff_ms;
+	bool		in_catalog;
+	bool		listened_before;	/* a reconnect must hint everyone */
+	bool		counted;
+	/* the registry: (app, table) pairs, for hints after a reconnect */
+	int			npairs;
+	char	  **apps;
+	char	  **tables;
+} intake_db;
+
+static intake_db *dbs[MANA_MAX_DBS];
+static int	ndbs = 0;
+
+static PGconn *catalog = NULL;
+static bool catalog_busy = false;
+static bool catalog_connecting = false;
+static int64 catalog_next_at = 0;
+static int	catalog_db = 0;		/* 0: postgres, 1: template1 */
+
+static int64
+now_ms(void)
+{
+	return GetCurrentTimestamp() / 1000;
+}
+
+static void
+notice_to_log(void *arg, const char *message)
+{
+	elog(LOG, "mana_sync intake: %.*s", (int) strcspn(message, "\n"), message);
+}
+
+/* first unix_socket_directories entry, else localhost */
+static const char *
+socket_host(void)
+{
+	static char host[MAXPGPATH];
+	const char *s = Unix_socket_directories;
+	size_t		n;
+
+	if (host[0] != '\0')
+		return host;
+	if (s == NULL || s[0] == '\0')
+	{
+		strlcpy(host, "localhost", sizeof(host));
+		return host;
+	}
+	while (*s == ' ')
+		s++;
+	if (*s == '"')
+	{
+		s++;
+		n = strcspn(s, "\"");
+	}
+	else
+		n = strcspn(s, ", ");
+	if (n >= sizeof(host))
+		n = sizeof(host) - 1;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	return host;
+}
+
+static PGconn *
+start_connect(const char *dbname)
+{
+	const char *keys[8];
+	const char *vals[8];
+	char		port[16];
+	int			i = 0;
+	PGconn	   *conn;
+
+	snprintf(port, sizeof(port), "%d", PostPortNumber);
+	keys[i] = "host";
+	vals[i++] = socket_host();
+	keys[i] = "port";
+	vals[i++] = port;
+	keys[i] = "dbname";
+	vals[i++] = dbname;
+	keys[i] = "application_name";
+	vals[i++] = "mana_sync push worker";
+	keys[i] = "connect_timeout";
+	vals[i++] = "10";
+	if (mana_worker_user != NULL && mana_worker_user[0] != '\0')
+	{
+		keys[i] = "user";
+		vals[i++] = mana_worker_user;
+	}
+	keys[i] = NULL;
+	vals[i] = NULL;
+	conn = PQconnectStartParams(keys, vals, 0);
+	if (conn == NULL)
+		return NULL;
+	if (PQstatus(conn) == CONNECTION_BAD)
+	{
+		PQfinish(conn);
+		return NULL;
+	}
+	PQsetnonblocking(conn, 1);
+	PQsetNoticeProcessor(conn, notice_to_log, NULL);
+	return conn;
+}
+
+/* 1: connected, 0: still going, -1: failed */
+static int
+drive_connect(PGconn *conn)
+{
+	switch (PQconnectPoll(conn))
+	{
+		case PGRES_POLLING_OK:
+			return 1;
+		case PGRES_POLLING_FAILED:
+			return -1;
+		default:
+			return 0;
+	}
+}
+
+/* 1: all results read (last non-NULL result left in *last), 0: busy, -1: error */
+static int
+drain_results(PGconn *conn, PGresult **last)
+{
+	PGresult   *res;
+	bool		ok = true;
+
+	if (!PQconsumeInput(conn))
+		return -1;
+	if (PQisBusy(conn))
+		return 0;
+	*last = NULL;
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		ExecStatusType st = PQresultStatus(res);
+
+		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+		{
+			elog(LOG, "mana_sync intake: query failed: %s", PQresultErrorMessage(res));
+			ok = false;
+		}
+		if (*last)
+			PQclear(*last);
+		*last = res;
+		if (PQisBusy(conn))
+		{
+			/* more to come later; keep what we have */
+			if (!PQconsumeInput(conn))
+				return -1;
+			if (PQisBusy(conn))
+				return 0;
+		}
+	}
+	return ok ? 1 : -1;
+}
+
+static void
+free_pairs(intake_db *db)
+{
+	int			i;
+
+	for (i = 0; i < db->npairs; i++)
+	{
+		free(db->apps[i]);
+		free(db->tables[i]);
+	}
+	free(db->apps);
+	free(db->tables);
+	db->apps = db->tables = NULL;
+	db->npairs = 0;
+}
+
+static void
+add_pair(intake_db *db, const char *app, const char *table)
+{
+	int			i;
+	char	  **na;
+	char	  **nt;
+
+	for (i = 0; i < db->npairs; i++)
+		if (strcmp(db->apps[i], app) == 0 && strcmp(db->tables[i], table) == 0)
+			return;
+	if (db->npairs >= 10000)
+		return;
+	na = realloc(db->apps, sizeof(char *) * (db->npairs + 1));
+	if (na == NULL)
+		return;
+	db->apps = na;
+	nt = realloc(db->tables, sizeof(char *) * (db->npairs + 1));
+	if (nt == NULL)
+		return;
+	db->tables = nt;
+	db->apps[db->npairs] = strdup(app);
+	db->tables[db->npairs] = strdup(table);
+	if (db->apps[db->npairs] == NULL || db->tables[db->npairs] == NULL)
+	{
+		free(db->apps[db->npairs]);
+		free(db->tables[db->npairs]);
+		return;
+	}
+	db->npairs++;
+}
+
+/* every connection of this database's apps should pull */
+static void
+broadcast_db(intake_db *db)
+{
+	int			i;
+	int			j;
+
+	for (i = 0; i < db->npairs; i++)
+	{
+		const char *tables[256];
+		int			n = 0;
+		bool		first = true;
+
+		/* group by app (first occurrence handles it) */
+		for (j = 0; j < i; j++)
+			if (strcmp(db->apps[j], db->apps[i]) == 0)
+				first = false;
+		if (!first)
+			continue;
+		for (j = i; j < db->npairs && n < 256; j++)
+			if (strcmp(db->apps[j], db->apps[i]) == 0)
+				tables[n++] = db->tables[j];
+		mana_worker_broadcast(db->apps[i], tables, n);
+	}
+}
+
+static void
+set_listening(intake_db *db, bool on)
+{
+	if (on && !db->counted)
+	{
+		db->counted = true;
+		mana_stat_add(MANA_STAT_DATABASES, 1);
+	}
+	else if (!on && db->counted)
+	{
+		db->counted = false;
+		mana_stat_add(MANA_STAT_DATABASES, -1);
+	}
+}
+
+/* drop the connection; try again after backoff_ms (or recheck_ms) */
+static void
+disconnect(intake_db *db, int retry_ms)
+{
+	if (db->wsi != NULL)
+	{
+		lws_set_opaque_user_data(db->wsi, NULL);
+		lws_set_timeout(db->wsi, PENDING_TIMEOUT_AWAITING_PROXY_RESPONSE, LWS_TO_KILL_ASYNC);
+		db->wsi = NULL;
+	}
+	if (db->conn != NULL)
+	{
+		PQfinish(db->conn);
+		db->conn = NULL;
+	}
+	set_listening(db, false);
+	db->state = DB_IDLE;
+	db->next_at = now_ms() + retry_ms;
+}
+
+static void
+lost(intake_db *db)
+{
+	elog(LOG, "mana_sync intake: lost the connection to database \"%s\"; reconnecting", db->name);
+	db->backoff_ms = db->backoff_ms ? Min(db->backoff_ms * 2, MANA_BACKOFF_MAX_MS) : 100;
+	disconnect(db, db->backoff_ms);
+}
+
+static void
+read_notifies(intake_db *db)
+{
+	PGnotify   *n;
+
+	while ((n = PQnotifies(db->conn)) != NULL)
+	{
+		mana_notify_msg m;
+		size_t		len = strlen(n->extra);
+		char	   *scratch = malloc(len + 1);
+
+		mana_stat_add(MANA_STAT_NOTIFICATIONS, 1);
+		if (scratch != NULL && mana_notify_decode(n->extra, len, &m, scratch) == 0)
+		{
+			mana_worker_change(m.app, m.table, m.owner, m.client);
+			add_pair(db, m.app, m.table);
+		}
+		else
+			elog(DEBUG1, "mana_sync intake: ignoring a malformed notification in \"%s\"", db->name);
+		free(scratch);
+		PQfreemem(n);
+	}
+}
+
+static bool
+adopt(intake_db *db)
+{
+	lws_adopt_desc_t info;
+	int			fd = dup(PQsocket(db->conn));
+
+	if (fd < 0)
+		return false;
+	memset(&info, 0, sizeof(info));
+	info.vh = mana_worker_vhost();
+	info.type = LWS_ADOPT_RAW_FILE_DESC;
+	info.fd.filefd = fd;
+	info.vh_prot_name = "mana-sync-intake";
+	info.opaque = db;
+	db->wsi = lws_adopt_descriptor_vhost_via_info(&info);
+	return db->wsi != NULL;		/* on failure lws has closed fd */
+}
+
+static void
+step_db(intake_db *db, int64 now)
+{
+	PGresult   *res = NULL;
+	int			r;
+
+	switch (db->state)
+	{
+		case DB_IDLE:
+			if (now < db->next_at)
+				return;
+			db->conn = start_connect(db->name);
+			if (db->conn == NULL)
+			{
+				lost(db);
+				return;
+			}
+			db->state = DB_CONNECTING;
+			/* fall through */
+		case DB_CONNECTING:
+			r = drive_connect(db->conn);
+			if (r < 0)
+			{
+				elog(DEBUG1, "mana_sync intake: cannot connect to \"%s\": %s", db->name,
+					 PQerrorMessage(db->conn));
+				lost(db);
+				return;
+			}
+			if (r == 0)
+				return;
+			if (!PQsendQuery(db->conn,
+							 "SELECT n.nspname FROM pg_catalog.pg_extension e "
+							 "JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace "
+							 "WHERE e.extname = 'mana_sync'"))
+			{
+				lost(db);
+				return;
+			}
+			db->state = DB_CHECK;
+			return;
+		case DB_CHECK:
+			r = drain_results(db->conn, &res);
+			if (r == 0)
+				return;
+			if (r < 0 || res == NULL)
+			{
+				if (res)
+					PQclear(res);
+				lost(db);
+				return;
+			}
+			if (PQntuples(res) == 0)
+			{
+				PQclear(res);
+				disconnect(db, MANA_RECHECK_MS);	/* not installed (yet) */
+				return;
+			}
+			{
+				char		sql[512];
+				char	   *nsp = PQescapeIdentifier(db->conn, PQgetvalue(res, 0, 0),
+													 strlen(PQgetvalue(res, 0, 0)));
+
+				PQclear(res);
+				if (nsp == NULL)
+				{
+					lost(db);
+					return;
+				}
+				snprintf(sql, sizeof(sql),
+						 "LISTEN mana_sync; SELECT r.app_id, r.collection FROM %s.mana_sync_registry r", nsp);
+				PQfreemem(nsp);
+				if (!PQsendQuery(db->conn, sql))
+				{
+					lost(db);
+					return;
+				}
+			}
+			db->state = DB_LISTEN;
+			return;
+		case DB_LISTEN:
+			r = drain_results(db->conn, &res);
+			if (r == 0)
+				return;
+			if (r < 0 || res == NULL)
+			{
+				if (res)
+					PQclear(res);
+				lost(db);
+				return;
+			}
+			{
+				int			i;
+
+				for (i = 0; i < PQntuples(res); i++)
+					add_pair(db, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+				PQclear(res);
+			}
+			if (!adopt(db))
+			{
+				lost(db);
+				return;
+			}
+			db->state = DB_LISTENING;
+			db->backoff_ms = 0;
+			set_listening(db, true);
+			if (db->listened_before)
+			{
+				/* notifications may have been missed while we were away */
+				mana_stat_add(MANA_STAT_LISTENER_RECONNECTS, 1);
+				broadcast_db(db);
+			}
+			db->listened_before = true;
+			read_notifies(db);
+			return;
+		case DB_LISTENING:
+			if (PQstatus(db->conn) == CONNECTION_BAD)
+				lost(db);
+			return;
+	}
+}
+
+static intake_db *
+find_db(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < ndbs; i++)
+		if (strcmp(dbs[i]->name, name) == 0)
+			return dbs[i];
+	return NULL;
+}
+
+static void
+remove_db(int i)
+{
+	intake_db  *db = dbs[i];
+
+	disconnect(db, 0);
+	free_pairs(db);
+	free(db);
+	dbs[i] = dbs[--ndbs];
+}
+
+static void
+step_catalog(int64 now)
+{
+	PGresult   *res = NULL;
+	int			r;
+
+	if (catalog == NULL)
+	{
+		if (now < catalog_next_at)
+			return;
+		catalog = start_connect(catalog_db == 0 ? "postgres" : "template1");
+		catalog_connecting = true;
+		catalog_busy = false;
+		if (catalog == NULL)
+		{
+			catalog_next_at = now + 1000;
+			return;
+		}
+	}
+	if (catalog_connecting)
+	{
+		r = drive_connect(catalog);
+		if (r == 0)
+			return;
+		if (r < 0)
+		{
+			elog(DEBUG1, "mana_sync intake: catalog connection failed: %s", PQerrorMessage(catalog));
+			PQfinish(catalog);
+			catalog = NULL;
+			catalog_db = 1 - catalog_db;	/* try the other database next time */
+			catalog_next_at = now + 1000;
+			return;
+		}
+		catalog_connecting = false;
+		catalog_next_at = now;
+	}
+	if (!catalog_busy)
+	{
+		if (now < catalog_next_at)
+			return;
+		if (!PQsendQuery(catalog, "SELECT datname FROM pg_catalog.pg_database "
+						 "WHERE datallowconn AND NOT datistemplate"))
+		{
+			PQfinish(catalog);
+			catalog = NULL;
+			catalog_next_at = now + 1000;
+			return;
+		}
+		catalog_busy = true;
+		return;
+	}
+	r = drain_results(catalog, &res);
+	if (r == 0)
+		return;
+	catalog_busy = false;
+	catalog_next_at = now + MANA_SCAN_MS;
+	if (r < 0 || res == NULL)
+	{
+		if (res)
+			PQclear(res);
+		PQfinish(catalog);
+		catalog = NULL;
+		return;
+	}
+	{
+		int			i;
+
+		for (i = 0; i < ndbs; i++)
+			dbs[i]->in_catalog = false;
+		for (i = 0; i < PQntuples(res); i++)
+		{
+			const char *name = PQgetvalue(res, i, 0);
+			intake_db  *db = find_db(name);
+
+			if (db == NULL && ndbs < MANA_MAX_DBS && strlen(name) < NAMEDATALEN)
+			{
+				db = calloc(1, sizeof(intake_db));
+				if (db == NULL)
+					continue;
+				strlcpy(db->name, name, sizeof(db->name));
+				db->state = DB_IDLE;
+				db->next_at = now;
+				dbs[ndbs++] = db;
+			}
+			if (db)
+				db->in_catalog = true;
+		}
+		PQclear(res);
+		for (i = ndbs - 1; i >= 0; i--)
+			if (!dbs[i]->in_catalog)
+				remove_db(i);
+	}
+}
+
+void
+mana_intake_start(void)
+{
+	catalog_next_at = 0;
+	mana_intake_poll();
+}
+
+void
+mana_intake_poll(void)
+{
+	int64		now = now_ms();
+	int			i;
+
+	step_catalog(now);
+	for (i = 0; i < ndbs; i++)
+		step_db(dbs[i], now);
+}
+
+void
+mana_intake_shutdown(void)
+{
+	while (ndbs > 0)
+		remove_db(ndbs - 1);
+	if (catalog != NULL)
+	{
+		PQfinish(catalog);
+		catalog = NULL;
+	}
+}
+
+/* lws events on an adopted listening socket */
+int
+mana_intake_callback(struct lws *wsi, enum lws_callback_reasons reason, void *in, size_t len)
+{
+	intake_db  *db = lws_get_opaque_user_data(wsi);
+
+	switch (reason)
+	{
+		case LWS_CALLBACK_RAW_RX_FILE:
+			if (db == NULL || db->conn == NULL)
+				return -1;
+			if (!PQconsumeInput(db->conn))
+			{
+				lws_set_opaque_user_data(wsi, NULL);
+				db->wsi = NULL;	/* lws closes it as we return -1 */
+				lost(db);
+				return -1;
+			}
+			read_notifies(db);
+			return 0;
+		case LWS_CALLBACK_RAW_CLOSE_FILE:
+			if (db != NULL && db->wsi == wsi)
+			{
+				db->wsi = NULL;
+				lost(db);
+			}
+			return 0;
+		default:
+			return 0;
+	}
+}
