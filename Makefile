@@ -40,7 +40,7 @@ UNIT_CFLAGS = -std=c11 -g -O1 -Wall -Wextra -Werror -Isrc \
               -fno-omit-frame-pointer
 UNIT_TESTS  = test/unit/test_iso8601 test/unit/test_b64url test/unit/test_cursor \
               test/unit/test_lww test/unit/test_names test/unit/test_notify_payload \
-              test/unit/test_json test/unit/test_wsproto test/unit/test_hub
+              test/unit/test_json test/unit/test_jwt test/unit/test_wsproto test/unit/test_hub
 PURE_SRCS   = $(PURE_OBJS:.o=.c)
 
 test/unit/%: test/unit/%.c $(PURE_SRCS) src/*.h

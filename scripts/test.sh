@@ -18,7 +18,8 @@ count() {
     else failures+=("$1"); echo "FAIL $1 ($2 passed, $3 failed)"; fi
 }
 
-mkdir -p "$(dirname "$WORK")"
+mkdir -p "$WORK"
+chmod 777 "$WORK"
 cleanup() {
     mana_stop_cluster "$WORK/plain"
     mana_stop_cluster "$WORK/preload"
@@ -60,8 +61,25 @@ run_sql_suites "sql-suites (no preload)" "$WORK/plain"
 mana_stop_cluster "$WORK/plain"
 
 say "pg_regress + isolation, shared_preload_libraries = mana_sync"
-mana_start_cluster "$WORK/preload" "$PORT" "shared_preload_libraries = 'mana_sync'" "mana_sync.port = ${MANA_TEST_WS_PORT:-3091}"
+WS_PORT=${MANA_TEST_WS_PORT:-3091}
+mana_start_cluster "$WORK/preload" "$PORT" "shared_preload_libraries = 'mana_sync'" \
+    "mana_sync.port = $WS_PORT" "mana_sync.jwks_file = '$WORK/jwks.json'" \
+    "mana_sync.jwt_secret = 'test-secret'" "mana_sync.auth_timeout = '1s'"
 run_sql_suites "sql-suites (preloaded)" "$WORK/preload"
+
+say "push worker integration tests (WebSocket client: python3-websockets)"
+set +e
+PGHOST=$WORK/preload PGPORT=$PORT PGUSER=$PGOSUSER MANA_WS_PORT=$WS_PORT \
+MANA_JWKS_FILE=$WORK/jwks.json MANA_JWT_SECRET=test-secret \
+MANA_PGDATA=$WORK/preload/data MANA_PGOSUSER=$PGOSUSER \
+    timeout 600 /usr/bin/python3 "$MANA_ROOT/test/integration/worker_test.py" 2>&1 | tee "$WORK.it.log"
+rc=${PIPESTATUS[0]}
+set -e
+ok=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $1 }' "$WORK.it.log" | tail -1)
+bad=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $3 }' "$WORK.it.log" | tail -1)
+ok=${ok:-0}; bad=${bad:-0}
+if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
+count "worker integration" "$ok" "$bad"
 mana_stop_cluster "$WORK/preload"
 
 echo

@@ -73,7 +73,10 @@
  *    zeroed first and filled only on MANA_JWT_OK.
  *
  * JWKS
- *  - Documents over JWKS_MAX_LEN (1 MiB) are refused.  The document may be
+ *  - Documents over JWKS_MAX_LEN (1 MiB) are refused; the JSON arena is
+ *    16 bytes per input byte plus 64 KiB, ample for real key sets (long
+ *    base64url strings); a pathological document of tiny values fails as
+ *    "bad JSON: out of memory".  The document may be
  *    {"keys":[...]} or a single JWK object (recognised by "kty").  "keys"
  *    must be an array of objects.  A set in which every key was skipped, or
  *    an empty "keys" array, is not an error: a set with count 0 is returned
@@ -82,6 +85,7 @@
  *    OKP with crv other than Ed25519, EC with crv other than P-256; "use"
  *    other than "sig"; a key whose "alg" names an algorithm other than the
  *    one we would use it for (EdDSA - or Ed25519 - / ES256 / RS256).
+ *    "key_ops", "x5c", "x5t" and other members are ignored.
  *  - Fail the whole document: "use", "kid", "alg" or "crv" present but not a
  *    string; OKP/EC without crv; a supported key with a missing or bad
  *    x / y / n / e (not base64url, wrong length); an EC point not on the

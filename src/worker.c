@@ -673,12 +673,13 @@ lws_log_to_pg(int level, const char *line)
 static void
 worker_cleanup(int code, Datum arg)
 {
+	mana_intake_shutdown();
 	if (mana_shared != NULL)
 		pg_atomic_write_u32(&mana_shared->worker_pid, 0);
+	/* gauges describe this process; counters survive restarts */
 	mana_stat_set(MANA_STAT_CONNECTIONS, 0);
 	mana_stat_set(MANA_STAT_USERS, 0);
 	mana_stat_set(MANA_STAT_DATABASES, 0);
-	mana_intake_shutdown();
 	if (ctx != NULL)
 	{
 		lws_context_destroy(ctx);
@@ -713,6 +714,7 @@ mana_sync_worker_main(Datum main_arg)
 	pqsignal(SIGHUP, worker_sighup);
 	pqsignal(SIGPIPE, SIG_IGN);
 	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 
 	/*
 	 * Client sockets are not PostgreSQL files (max_files_per_process does
@@ -733,7 +735,7 @@ mana_sync_worker_main(Datum main_arg)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("mana_sync: out of memory")));
 	load_keys();
 
-	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_pg);
+	lws_set_log_level(LLL_ERR, lws_log_to_pg);
 	memset(&info, 0, sizeof(info));
 	info.port = mana_port;
 	info.iface = (mana_listen_address && mana_listen_address[0]) ? mana_listen_address : NULL;
@@ -777,6 +779,8 @@ mana_sync_worker_main(Datum main_arg)
 
 		if (got_pm_death || !PostmasterIsAlive())
 			proc_exit(1);
+		/* barriers (DROP DATABASE waits for them) and the like */
+		CHECK_FOR_INTERRUPTS();
 		if (got_sighup)
 		{
 			got_sighup = false;
@@ -843,7 +847,12 @@ mana_worker_register(void)
 	BackgroundWorker bgw;
 
 	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	/*
+	 * A "database connection" to no database (as the logical replication
+	 * launcher has): it gives the worker a place in the proc array, so
+	 * pg_stat_activity shows it and pg_terminate_backend reaches it.
+	 */
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	bgw.bgw_restart_time = 1;
 	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "mana_sync");
