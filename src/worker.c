@@ -268,7 +268,7 @@ mana_worker_vhost(void)
 /* ---------------------------------------------------------------- HTTP */
 
 static int
-http_reply(struct lws *wsi, unsigned int status, const char *ctype, const char *body)
+http_send(struct lws *wsi, unsigned int status, const char *ctype, const char *body)
 {
 	unsigned char buf[LWS_PRE + 8192];
 	unsigned char *start = buf + LWS_PRE;
@@ -291,7 +291,35 @@ http_reply(struct lws *wsi, unsigned int status, const char *ctype, const char *
 	memcpy(out + LWS_PRE, body, len);
 	r = lws_write(wsi, (unsigned char *) out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
 	free(out);
-	if (r < (int) len)
+	return r < (int) len ? -1 : 0;
+}
+
+/*
+ * Refuse a WebSocket upgrade with a real HTTP/1.1 answer.  At that point
+ * lws would write an HTTP/1.0 status line, which WebSocket clients do not
+ * accept, so the response is written as it is.
+ */
+static int
+refuse_upgrade(struct lws *wsi, int status, const char *reason, const char *body)
+{
+	char		buf[LWS_PRE + 1024];
+	int			n;
+
+	n = snprintf(buf + LWS_PRE, sizeof(buf) - LWS_PRE,
+				 "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %zu\r\n"
+				 "cache-control: no-store\r\nconnection: close\r\n\r\n%s",
+				 status, reason, strlen(body), body);
+	if (n <= 0 || n >= (int) (sizeof(buf) - LWS_PRE))
+		return -1;
+	if (lws_write(wsi, (unsigned char *) buf + LWS_PRE, (size_t) n, LWS_WRITE_HTTP_HEADERS) < n)
+		return -1;
+	return 1;
+}
+
+static int
+http_reply(struct lws *wsi, unsigned int status, const char *ctype, const char *body)
+{
+	if (http_send(wsi, status, ctype, body) < 0)
 		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
@@ -519,20 +547,17 @@ callback_mana(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 									  "{\"error\":\"not found\"}\n");
 			}
 
-		case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-			/* a WebSocket upgrade: check the limit and the route */
+		case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+			/* a WebSocket upgrade: check the limit and the route (>0: we answered) */
 			if (nconns >= mana_max_connections || shutting_down)
 			{
 				mana_stat_add(MANA_STAT_CONNECTIONS_REFUSED, 1);
-				lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "too many connections");
-				return -1;
+				return refuse_upgrade(wsi, 503, "Service Unavailable",
+									  "{\"error\":\"unavailable\",\"detail\":\"too many connections\"}\n");
 			}
 			n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
 			if (n <= 0 || mana_path_parse(uri, (size_t) n, &path) != MANA_PATH_WS)
-			{
-				lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
-				return -1;
-			}
+				return refuse_upgrade(wsi, 404, "Not Found", "{\"error\":\"not found\"}\n");
 			break;
 
 		case LWS_CALLBACK_ESTABLISHED:

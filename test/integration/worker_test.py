@@ -336,16 +336,37 @@ async def t_limits():
     # unknown routes
     status, _ = http_get("/nope")
     assert status == 404, status
+    for path in ("/ws/bad%20app", "/sync/todo", "/ws/", "/ws/a/b"):
+        try:
+            await connect(path)
+            raise AssertionError("a WebSocket on %s was accepted" % path)
+        except websockets.InvalidStatusCode as e:
+            assert e.status_code == 404, (path, e.status_code)
+
+
+async def t_max_connections():
+    psql("ALTER SYSTEM SET mana_sync.max_connections = 3", db="postgres")
+    psql("SELECT pg_reload_conf()", db="postgres")
+    time.sleep(0.5)
     try:
-        await connect("/ws/bad%20app")
-        raise AssertionError("bad app id accepted")
-    except (websockets.InvalidStatusCode, websockets.InvalidHandshake, OSError):
-        pass
-    try:
-        await connect("/sync/todo")
-        raise AssertionError("a WebSocket on an unknown route was accepted")
-    except (websockets.InvalidStatusCode, websockets.InvalidHandshake, OSError):
-        pass
+        held = [await connect() for _ in range(3)]
+        refused = int(psql("SELECT connections_refused FROM mana_sync_worker_stats()"))
+        try:
+            await connect()
+            raise AssertionError("a 4th connection was accepted over mana_sync.max_connections = 3")
+        except websockets.InvalidStatusCode as e:
+            assert e.status_code == 503, e.status_code
+        assert int(psql("SELECT connections_refused FROM mana_sync_worker_stats()")) == refused + 1
+        # the held ones still work
+        assert (await auth(held[0], token("HS256", sub="ivy")))["type"] == "auth-ok"
+        for c in held:
+            await c.close()
+        assert wait_for(lambda: json.loads(http_get("/health")[1])["connections"] == 0, 5)
+        c = await connect()
+        await c.close()
+    finally:
+        psql("ALTER SYSTEM RESET mana_sync.max_connections", db="postgres")
+        psql("SELECT pg_reload_conf()", db="postgres")
 
 
 async def t_health_and_metrics():
@@ -532,7 +553,7 @@ async def ready():
 
 TESTS = [
     t_auth_each_algorithm, t_auth_refusals, t_auth_timeout, t_routing, t_coalescing_and_stalled_client,
-    t_limits, t_health_and_metrics, t_connection_churn_memory, t_sighup_new_jwks, t_listener_terminated,
+    t_limits, t_max_connections, t_health_and_metrics, t_connection_churn_memory, t_sighup_new_jwks, t_listener_terminated,
     t_worker_terminated, t_new_database_served, t_fast_shutdown,
 ]
 
