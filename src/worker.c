@@ -615,15 +615,27 @@ callback_mana(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 				lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
 				return -1;
 			}
-			if (c->rx == NULL)
-				c->rx = malloc(MANA_MAX_FRAME);
-			if (c->rx == NULL)
-				return -1;
+			if (c->rxlen == 0 && lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0)
+			{
+				/* the usual case: the whole message in one piece, no copy */
+				handle_message(c, in, len);
+				break;
+			}
+			{
+				/* pieces of a larger or fragmented message: keep only while assembling */
+				char	   *nrx = realloc(c->rx, c->rxlen + len);
+
+				if (nrx == NULL)
+					return -1;
+				c->rx = nrx;
+			}
 			memcpy(c->rx + c->rxlen, in, len);
 			c->rxlen += len;
 			if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0)
 			{
 				handle_message(c, c->rx, c->rxlen);
+				free(c->rx);
+				c->rx = NULL;
 				c->rxlen = 0;
 			}
 			break;
@@ -674,7 +686,11 @@ callback_mana(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 }
 
 static const struct lws_protocols protocols[] = {
-	{"mana-sync", callback_mana, sizeof(ws_conn), MANA_MAX_FRAME, 0, NULL, 0},
+	/*
+	 * rx_buffer_size is allocated per connection by lws: keep it small (a
+	 * token arrives in a few pieces) so idle connections stay cheap.
+	 */
+	{"mana-sync", callback_mana, sizeof(ws_conn), 1024, 0, NULL, 0},
 	{"mana-sync-intake", callback_mana, 0, 0, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0}
 };
