@@ -25,7 +25,7 @@ PG_CONFIG ?= pg_config
 PG_CPPFLAGS += -I$(srcdir)/src -I$(libpq_srcdir) $(shell pkg-config --cflags libwebsockets openssl)
 # libpq inside the module, as contrib's dblink does (PG_LIBS only serves PROGRAM)
 SHLIB_LINK_INTERNAL = $(libpq)
-SHLIB_LINK += $(shell pkg-config --libs libwebsockets openssl)
+SHLIB_LINK += $(shell pkg-config --libs libwebsockets openssl) -lev
 ifdef MANA_WERROR
 PG_CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 endif

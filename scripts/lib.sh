@@ -15,7 +15,7 @@ say() { printf '\n== %s\n' "$*"; }
 mana_install_deps() {
     local pkgs="postgresql-15 postgresql-server-dev-15 postgresql-contrib libkrb5-dev
                 libcmocka-dev clang-14 libclang-rt-14-dev make gcc pkg-config
-                libwebsockets-dev libssl-dev python3-websockets python3-cryptography"
+                libwebsockets-dev libev-dev libssl-dev python3-websockets python3-cryptography"
     local missing=""
     for p in $pkgs; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
