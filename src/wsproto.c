@@ -588,6 +588,35 @@ mana_path_parse(const char *target, size_t len, mana_path *out)
 			return MANA_PATH_WS;
 		}
 	}
+	else if (plen >= 6 && memcmp(target, "/sync/", 6) == 0)
+	{
+		/* /sync/{appId}, /sync/{appId}/pull, /sync/{appId}/stream */
+		const char *app = target + 6;
+		const char *slash = memchr(app, '/', plen - 6);
+		size_t		alen = slash ? (size_t) (slash - app) : plen - 6;
+		size_t		rest = plen - 6 - alen;
+		mana_path_kind kind = MANA_PATH_NOT_FOUND;
+
+		if (rest == 0)
+			kind = MANA_PATH_SYNC_PUSH;
+		else if (rest == 5 && memcmp(slash, "/pull", 5) == 0)
+			kind = MANA_PATH_SYNC_PULL;
+		else if (rest == 7 && memcmp(slash, "/stream", 7) == 0)
+			kind = MANA_PATH_SYNC_STREAM;
+		if (alen == 0)
+			kind = MANA_PATH_NOT_FOUND;
+		if (kind != MANA_PATH_NOT_FOUND)
+		{
+			if (alen > MANA_WS_MAX_APP)
+				return ws_path_invalid(out);
+			for (i = 0; i < alen; i++)
+				if (!ws_app_char((unsigned char) app[i]))
+					return ws_path_invalid(out);
+			memcpy(out->app_id, app, alen);
+			out->app_id[alen] = '\0';
+		}
+		out->kind = kind;
+	}
 	else if (plen == 7 && memcmp(target, "/health", 7) == 0)
 		out->kind = MANA_PATH_HEALTH;
 	else if (plen == 8 && memcmp(target, "/metrics", 8) == 0)

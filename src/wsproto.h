@@ -13,7 +13,9 @@
  *
  * Paths: "/ws" (every app) and "/ws/{appId}", each with an optional query
  * "?clientId=...&..." (percent-encoded; other parameters ignored); "/health";
- * "/metrics".  appId: 1-64 of [A-Za-z0-9_.-]; clientId: 1-128 bytes.
+ * "/metrics"; "/sync/{appId}", "/sync/{appId}/pull", "/sync/{appId}/stream"
+ * (app_id filled; their query is read by the caller).  appId: 1-64 of
+ * [A-Za-z0-9_.-]; clientId: 1-128 bytes.
  */
 #ifndef MANA_WSPROTO_H
 #define MANA_WSPROTO_H
@@ -59,13 +61,16 @@ typedef enum mana_path_kind
 	MANA_PATH_WS,				/* /ws or /ws/{appId} */
 	MANA_PATH_HEALTH,
 	MANA_PATH_METRICS,
+	MANA_PATH_SYNC_PUSH,		/* /sync/{appId} */
+	MANA_PATH_SYNC_PULL,		/* /sync/{appId}/pull */
+	MANA_PATH_SYNC_STREAM,		/* /sync/{appId}/stream */
 	MANA_PATH_NOT_FOUND			/* well-formed but no such route */
 } mana_path_kind;
 
 typedef struct mana_path
 {
 	mana_path_kind kind;
-	char		app_id[MANA_WS_MAX_APP + 1];	/* "" for /ws */
+	char		app_id[MANA_WS_MAX_APP + 1];	/* "" for /ws, health, metrics */
 	char		client_id[MANA_WS_MAX_CLIENT + 1];	/* from ?clientId=, "" when absent */
 } mana_path;
 

@@ -45,10 +45,10 @@ path_len(const char *s, size_t len, mana_path *p)
 	assert_true(strlen(p->app_id) <= MANA_WS_MAX_APP);
 	assert_true(strlen(p->client_id) <= MANA_WS_MAX_CLIENT);
 	if (k != MANA_PATH_WS)
-	{
-		assert_string_equal(p->app_id, "");
 		assert_string_equal(p->client_id, "");
-	}
+	if (k != MANA_PATH_WS && k != MANA_PATH_SYNC_PUSH && k != MANA_PATH_SYNC_PULL &&
+		k != MANA_PATH_SYNC_STREAM)
+		assert_string_equal(p->app_id, "");
 	return k;
 }
 
@@ -485,10 +485,29 @@ test_path_queries(void **state)
 }
 
 static void
+test_path_sync_routes(void **state)
+{
+	(void) state;
+	expect_path("/sync/todo", MANA_PATH_SYNC_PUSH, "todo", "");
+	expect_path("/sync/todo/pull", MANA_PATH_SYNC_PULL, "todo", "");
+	expect_path("/sync/todo/pull?collection=tasks&since=x", MANA_PATH_SYNC_PULL, "todo", "");
+	expect_path("/sync/my.app-1_x/stream?collections=a,b", MANA_PATH_SYNC_STREAM, "my.app-1_x", "");
+	/* the clientId query is only for /ws */
+	expect_path("/sync/todo?clientId=a", MANA_PATH_SYNC_PUSH, "todo", "");
+	/* the appId rules apply */
+	expect_path("/sync/bad!app", MANA_PATH_INVALID, "", "");
+	expect_path("/sync/a%20b/pull", MANA_PATH_INVALID, "", "");
+	expect_path("/sync/0123456789012345678901234567890123456789012345678901234567890123", MANA_PATH_SYNC_PUSH,
+				"0123456789012345678901234567890123456789012345678901234567890123", "");
+	expect_path("/sync/01234567890123456789012345678901234567890123456789012345678901234", MANA_PATH_INVALID, "", "");
+}
+
+static void
 test_path_not_found(void **state)
 {
 	static const char *const nf[] = {
-		"/", "/ws/", "/ws/a/b", "/sync/x", "/wss", "/w", "/WS", "/Ws/todo",
+		"/", "/ws/", "/ws/a/b", "/sync/", "/sync//pull", "/sync/x/", "/sync/x/pul", "/sync/x/pull/",
+		"/sync/x/streams", "/syncx/a", "/wss", "/w", "/WS", "/Ws/todo",
 		"/health/", "/metrics/", "//ws", "/ws//", "/ws/todo/", "/healthz",
 		"/health/x", "/metricsx", "/w%73", "/ws/?clientId=a", "/ws/a/b?c=d",
 		"/ws//todo", "/ws/todo/x/", "/ws/a/%41", "/index.html", "/.."
@@ -991,6 +1010,7 @@ main(void)
 		cmocka_unit_test(test_sync_available),
 		cmocka_unit_test(test_snprintf_semantics),
 		cmocka_unit_test(test_path_routes),
+		cmocka_unit_test(test_path_sync_routes),
 		cmocka_unit_test(test_path_queries),
 		cmocka_unit_test(test_path_not_found),
 		cmocka_unit_test(test_path_invalid),
