@@ -46,7 +46,8 @@ typedef enum db_state
 	DB_CONNECTING,
 	DB_CHECK,					/* extension check sent */
 	DB_LISTEN,					/* LISTEN + registry read sent */
-	DB_LISTENING
+	DB_LISTENING,
+	DB_REFRESH					/* listening; registry read again */
 } db_state;
 
 typedef struct intake_db
@@ -60,7 +61,9 @@ typedef struct intake_db
 	bool		in_catalog;
 	bool		listened_before;	/* a reconnect must hint everyone */
 	bool		counted;
-	/* the registry: (app, table) pairs, for hints after a reconnect */
+	int64		refresh_at;		/* ms: next registry read */
+	char		registry[2 * NAMEDATALEN + 32];	/* quoted schema.mana_sync_registry */
+	/* the registry: (app, table) pairs, for hints after a reconnect and app lookup */
 	int			npairs;
 	char	  **apps;
 	char	  **tables;
@@ -118,11 +121,11 @@ socket_host(void)
 	return host;
 }
 
-static PGconn *
-start_connect(const char *dbname)
+PGconn *
+mana_intake_connect(const char *dbname, const char *appname, const char *options)
 {
-	const char *keys[8];
-	const char *vals[8];
+	const char *keys[9];
+	const char *vals[9];
 	char		port[16];
 	int			i = 0;
 	PGconn	   *conn;
@@ -135,7 +138,12 @@ start_connect(const char *dbname)
 	keys[i] = "dbname";
 	vals[i++] = dbname;
 	keys[i] = "application_name";
-	vals[i++] = "mana_sync push worker";
+	vals[i++] = appname;
+	if (options != NULL)
+	{
+		keys[i] = "options";
+		vals[i++] = options;
+	}
 	keys[i] = "connect_timeout";
 	vals[i++] = "10";
 	if (mana_worker_user != NULL && mana_worker_user[0] != '\0')
@@ -156,6 +164,12 @@ start_connect(const char *dbname)
 	PQsetnonblocking(conn, 1);
 	PQsetNoticeProcessor(conn, notice_to_log, NULL);
 	return conn;
+}
+
+static PGconn *
+start_connect(const char *dbname)
+{
+	return mana_intake_connect(dbname, "mana_sync push worker", NULL);
 }
 
 /* 1: connected, 0: still going, -1: failed */
@@ -435,8 +449,9 @@ step_db(intake_db *db, int64 now)
 					lost(db);
 					return;
 				}
+				snprintf(db->registry, sizeof(db->registry), "%s.mana_sync_registry", nsp);
 				snprintf(sql, sizeof(sql),
-						 "LISTEN mana_sync; SELECT r.app_id, r.collection FROM %s.mana_sync_registry r", nsp);
+						 "LISTEN mana_sync; SELECT r.app_id, r.collection FROM %s r", db->registry);
 				PQfreemem(nsp);
 				if (!PQsendQuery(db->conn, sql))
 				{
@@ -470,6 +485,7 @@ step_db(intake_db *db, int64 now)
 				return;
 			}
 			db->state = DB_LISTENING;
+			db->refresh_at = now + MANA_SCAN_MS;
 			db->backoff_ms = 0;
 			set_listening(db, true);
 			if (db->listened_before)
@@ -483,7 +499,46 @@ step_db(intake_db *db, int64 now)
 			return;
 		case DB_LISTENING:
 			if (PQstatus(db->conn) == CONNECTION_BAD)
+			{
 				lost(db);
+				return;
+			}
+			if (now >= db->refresh_at)
+			{
+				/* tables registered since: for app lookups and reconnect hints */
+				char		sql[256];
+
+				snprintf(sql, sizeof(sql), "SELECT r.app_id, r.collection FROM %s r", db->registry);
+				if (!PQsendQuery(db->conn, sql))
+				{
+					lost(db);
+					return;
+				}
+				db->state = DB_REFRESH;
+			}
+			return;
+		case DB_REFRESH:
+			r = drain_results(db->conn, &res);
+			if (r == 0)
+				return;
+			if (r < 0 || res == NULL)
+			{
+				if (res)
+					PQclear(res);
+				lost(db);
+				return;
+			}
+			{
+				int			i;
+
+				free_pairs(db);
+				for (i = 0; i < PQntuples(res); i++)
+					add_pair(db, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+				PQclear(res);
+			}
+			read_notifies(db);
+			db->state = DB_LISTENING;
+			db->refresh_at = now + MANA_SCAN_MS;
 			return;
 	}
 }
@@ -602,6 +657,27 @@ step_catalog(int64 now)
 			if (!dbs[i]->in_catalog)
 				remove_db(i);
 	}
+}
+
+/*
+ * The database that registered app (the first one found, in discovery
+ * order), or NULL.  App ids are meant to be unique in the cluster.
+ */
+const char *
+mana_intake_app_database(const char *app)
+{
+	int			i;
+	int			j;
+
+	for (i = 0; i < ndbs; i++)
+	{
+		if (dbs[i]->state != DB_LISTENING && dbs[i]->state != DB_REFRESH)
+			continue;
+		for (j = 0; j < dbs[i]->npairs; j++)
+			if (strcmp(dbs[i]->apps[j], app) == 0)
+				return dbs[i]->name;
+	}
+	return NULL;
 }
 
 void

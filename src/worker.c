@@ -94,6 +94,7 @@ typedef struct ws_conn
 	char		client[MANA_WS_MAX_CLIENT + 1];
 	char	   *rx;				/* frame being assembled */
 	size_t		rxlen;
+	void	   *http;			/* the current HTTP request (http.c) */
 } ws_conn;
 
 static ws_conn *ws_list = NULL;	/* open WebSocket connections */
@@ -215,8 +216,8 @@ load_keys(void)
 	elog(LOG, "mana_sync: loaded %d key(s) from \"%s\"", mana_jwks_count(jwks), mana_jwks_file);
 }
 
-static mana_jwt_status
-verify_token(const char *token, mana_jwt_claims *claims)
+mana_jwt_status
+mana_worker_verify(const char *token, mana_jwt_claims *claims)
 {
 	mana_jwt_config cfg;
 
@@ -412,7 +413,7 @@ handle_message(ws_conn *c, const char *data, size_t len)
 				conn_error(c, "already authenticated", 0);
 				break;
 			}
-			st = verify_token(msg->token, &claims);
+			st = mana_worker_verify(msg->token, &claims);
 			if (st != MANA_JWT_OK)
 			{
 				mana_stat_add(MANA_STAT_AUTH_FAILURES, 1);
@@ -534,10 +535,12 @@ callback_mana(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	switch (reason)
 	{
 		case LWS_CALLBACK_HTTP:
-			n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
-			if (n <= 0)
+			/* in: the path, for every method */
+			n = in ? (int) strlen((const char *) in) : 0;
+			if (n <= 0 || n >= (int) sizeof(uri))
 				return http_reply(wsi, HTTP_STATUS_BAD_REQUEST, "application/json",
 								  "{\"error\":\"bad request\"}\n");
+			memcpy(uri, in, n + 1);
 			switch (mana_path_parse(uri, (size_t) n, &path))
 			{
 				case MANA_PATH_HEALTH:
@@ -547,10 +550,31 @@ callback_mana(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 				case MANA_PATH_WS:
 					return http_reply(wsi, 426, "application/json",
 									  "{\"error\":\"upgrade required\",\"detail\":\"connect with a WebSocket\"}\n");
+				case MANA_PATH_SYNC_PUSH:
+				case MANA_PATH_SYNC_PULL:
+				case MANA_PATH_SYNC_STREAM:
+					return c ? mana_http_request(wsi, &c->http, &path) : -1;
+				case MANA_PATH_INVALID:
+					return http_reply(wsi, HTTP_STATUS_BAD_REQUEST, "application/json",
+									  "{\"error\":\"bad request\",\"detail\":\"malformed path\"}\n");
 				default:
 					return http_reply(wsi, HTTP_STATUS_NOT_FOUND, "application/json",
 									  "{\"error\":\"not found\"}\n");
 			}
+
+		case LWS_CALLBACK_HTTP_BODY:
+			return c ? mana_http_body(wsi, &c->http, in, len) : -1;
+
+		case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+			return c ? mana_http_body_done(wsi, &c->http) : -1;
+
+		case LWS_CALLBACK_HTTP_WRITEABLE:
+			return c ? mana_http_writeable(wsi, &c->http) : 0;
+
+		case LWS_CALLBACK_CLOSED_HTTP:
+			if (c != NULL)
+				mana_http_closed(&c->http);
+			break;
 
 		case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 			/* a WebSocket upgrade: check the limit and the route (>0: we answered) */
@@ -697,6 +721,7 @@ static const struct lws_protocols protocols[] = {
 	 */
 	{"mana-sync", callback_mana, sizeof(ws_conn), 1024, 0, NULL, 0},
 	{"mana-sync-intake", callback_mana, 0, 0, 0, NULL, 0},
+	{"mana-sync-pool", mana_pool_callback, 0, 0, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0}
 };
 
@@ -719,6 +744,7 @@ lws_log_to_pg(int level, const char *line)
 static void
 worker_cleanup(int code, Datum arg)
 {
+	mana_pool_shutdown();
 	mana_intake_shutdown();
 	if (mana_shared != NULL)
 		pg_atomic_write_u32(&mana_shared->worker_pid, 0);
@@ -847,6 +873,7 @@ mana_sync_worker_main(Datum main_arg)
 			load_keys();
 		}
 		mana_intake_poll();
+		mana_pool_poll();
 		sync_hub_stats();
 	}
 
@@ -894,6 +921,22 @@ mana_worker_define_settings(void)
 							"Most client connections the push worker serves; more get HTTP 503.",
 							NULL, &mana_max_connections, 10000, 1, 1000000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mana_sync.http_pool_size",
+							"Database connections per database for the HTTP sync endpoints.",
+							NULL, &mana_http_pool_size, 4, 1, 64,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mana_sync.statement_timeout",
+							"Longest an HTTP sync request may run in the database; longer ones are cancelled and answered 504.",
+							NULL, &mana_statement_timeout_ms, 30000, 100, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("mana_sync.max_body",
+							"Largest HTTP request body; larger ones get 413.",
+							NULL, &mana_max_body, 10 * 1024 * 1024, 1024, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
+	DefineCustomStringVariable("mana_sync.cors_origins",
+							   "Origins allowed to call the HTTP sync endpoints from a browser (comma-separated, or *).",
+							   NULL, &mana_cors_origins, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("mana_sync.worker_user",
 							   "Database role the push worker connects as; empty: the operating system user running PostgreSQL.",
 							   NULL, &mana_worker_user, "",

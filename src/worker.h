@@ -43,4 +43,52 @@ extern void mana_intake_shutdown(void);
 extern int	mana_intake_callback(struct lws *wsi, enum lws_callback_reasons reason,
 								 void *in, size_t len);
 
+/* the HTTP endpoints (http.c) */
+#include "jwt.h"
+#include "wsproto.h"
+
+extern int	mana_max_body;
+extern char *mana_cors_origins;
+extern mana_jwt_status mana_worker_verify(const char *token, mana_jwt_claims *claims);
+extern int	mana_http_request(struct lws *wsi, void **slot, const mana_path *path);
+extern int	mana_http_body(struct lws *wsi, void **slot, const void *in, size_t len);
+extern int	mana_http_body_done(struct lws *wsi, void **slot);
+extern int	mana_http_writeable(struct lws *wsi, void **slot);
+extern void mana_http_closed(void **slot);
+
+/* the HTTP endpoints' connection pool (pool.c) */
+#include "libpq-fe.h"
+
+extern int	mana_http_pool_size;
+extern int	mana_statement_timeout_ms;
+
+typedef struct mana_pool_result
+{
+	bool		ok;
+	const char *value;			/* first column of the first row, or NULL */
+	const char *sqlstate;		/* on error */
+	const char *message;
+	const char *detail;
+} mana_pool_result;
+
+typedef struct mana_pool_job
+{
+	struct mana_pool_job *next;
+	char	   *sql;
+	int			nparams;
+	char	   *params[8];		/* malloc'd; NULL = SQL NULL */
+	/* called once with the outcome, unless arg was cleared (client gone) */
+	void		(*done) (void *arg, const mana_pool_result *r);
+	void	   *arg;
+} mana_pool_job;
+
+extern PGconn *mana_intake_connect(const char *dbname, const char *appname, const char *options);
+extern const char *mana_intake_app_database(const char *app);
+extern int	mana_pool_submit(const char *dbname, mana_pool_job *job);
+extern void mana_pool_job_free(mana_pool_job *job);
+extern void mana_pool_poll(void);
+extern void mana_pool_shutdown(void);
+extern int	mana_pool_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+							   void *in, size_t len);
+
 #endif

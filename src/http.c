@@ -1,0 +1,544 @@
+/*
+ * http.c
+ *     The HTTP sync endpoints of the push worker, so the browser client needs
+ *     no other server:
+ *
+ *       POST /sync/{appId}                 body: a changeset -> mana_apply_changeset
+ *       GET  /sync/{appId}/pull?collection=&since=&limit=   -> mana_pull
+ *       OPTIONS (CORS preflight)
+ *
+ * with "Authorization: Bearer <jwt>" (verified as for the WebSocket; sub is
+ * the user) and X-Client-Id (else the changeset's clientId).  The query runs
+ * on the pool of the database that registered the app (pool.c), never
+ * blocking the loop; the answer is written when the result arrives.
+ * Errors are JSON {"error": ..., "detail": ...} with a status from the
+ * core's SQLSTATE.  Like every lws callback, nothing here raises an ERROR.
+ */
+#include "postgres.h"
+
+#include <libwebsockets.h>
+
+#include "jwt.h"
+#include "worker.h"
+#include "wsproto.h"
+
+int			mana_max_body = 10 * 1024 * 1024;
+char	   *mana_cors_origins = NULL;
+
+typedef struct http_req
+{
+	struct lws *wsi;
+	int			kind;			/* MANA_PATH_SYNC_* */
+	char		app[MANA_WS_MAX_APP + 1];
+	char		user[MANA_JWT_MAX_SUB + 1];
+	char		client[MANA_WS_MAX_CLIENT + 1];
+	char		origin[256];	/* allowed Origin to echo, or "" */
+	char	   *body;
+	size_t		len;
+	size_t		cap;
+	mana_pool_job *job;			/* in flight */
+	bool		body_pending;	/* a POST whose body is still arriving */
+	bool		close_after;	/* answer, then close (the body is not read) */
+	/* the answer */
+	bool		ready;
+	int			status;
+	char	   *out;
+	size_t		outlen;
+	const char *retry_after;	/* for 503 */
+} http_req;
+
+/* ---------------------------------------------------------------- helpers */
+
+static char *
+json_quote(const char *s)
+{
+	size_t		n = strlen(s);
+	char	   *q = malloc(n * 6 + 3);
+	char	   *p = q;
+
+	if (q == NULL)
+		return NULL;
+	*p++ = '"';
+	for (; *s; s++)
+	{
+		unsigned char c = (unsigned char) *s;
+
+		if (c == '"' || c == '\\')
+		{
+			*p++ = '\\';
+			*p++ = (char) c;
+		}
+		else if (c < 0x20)
+			p += sprintf(p, "\\u%04x", c);
+		else
+			*p++ = (char) c;
+	}
+	*p++ = '"';
+	*p = '\0';
+	return q;
+}
+
+static void
+set_answer(http_req *r, int status, char *body)
+{
+	free(r->out);
+	r->status = status;
+	r->out = body;
+	r->outlen = body ? strlen(body) : 0;
+	r->ready = true;
+	/* a POST is answered once its body is in (or when we will not read it) */
+	if (r->wsi && (!r->body_pending || r->close_after))
+		lws_callback_on_writable(r->wsi);
+}
+
+static void
+set_error(http_req *r, int status, const char *error, const char *detail)
+{
+	char	   *e = json_quote(error ? error : "error");
+	char	   *d = json_quote(detail ? detail : "");
+	char	   *body = NULL;
+
+	if (e && d && (body = malloc(strlen(e) + strlen(d) + 32)) != NULL)
+		sprintf(body, "{\"error\":%s,\"detail\":%s}\n", e, d);
+	free(e);
+	free(d);
+	set_answer(r, status, body);
+}
+
+/* SQLSTATE of the core -> HTTP status */
+static int
+status_for(const char *sqlstate)
+{
+	if (sqlstate == NULL)
+		return 500;
+	if (strncmp(sqlstate, "22", 2) == 0 || strcmp(sqlstate, "42P01") == 0 ||
+		strcmp(sqlstate, "42703") == 0 || strcmp(sqlstate, "42804") == 0 ||
+		strcmp(sqlstate, "23502") == 0 || strncmp(sqlstate, "23", 2) == 0)
+		return 400;
+	if (strcmp(sqlstate, "28000") == 0)
+		return 401;
+	if (strcmp(sqlstate, "42501") == 0)
+		return 403;
+	if (strcmp(sqlstate, "54000") == 0)
+		return 413;
+	if (strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0)
+		return 409;
+	if (strcmp(sqlstate, "57014") == 0)
+		return 504;				/* statement_timeout */
+	if (strncmp(sqlstate, "08", 2) == 0 || strncmp(sqlstate, "53", 2) == 0 ||
+		strncmp(sqlstate, "57P", 3) == 0)
+		return 503;
+	return 500;
+}
+
+static void
+job_done(void *arg, const mana_pool_result *res)
+{
+	http_req   *r = arg;
+
+	r->job = NULL;
+	if (res->ok && res->value != NULL)
+	{
+		size_t		n = strlen(res->value);
+		char	   *body = malloc(n + 2);
+
+		if (body == NULL)
+		{
+			set_error(r, 503, "unavailable", "out of memory");
+			return;
+		}
+		memcpy(body, res->value, n);
+		body[n] = '\n';
+		body[n + 1] = '\0';
+		set_answer(r, 200, body);
+		return;
+	}
+	if (res->ok)
+	{
+		set_error(r, 500, "no result", "");
+		return;
+	}
+	if (status_for(res->sqlstate) == 503)
+		r->retry_after = "1";
+	set_error(r, status_for(res->sqlstate), res->message ? res->message : "error",
+			  res->detail ? res->detail : (res->sqlstate ? res->sqlstate : ""));
+}
+
+static bool
+origin_allowed(const char *origin)
+{
+	const char *p = mana_cors_origins;
+	size_t		olen = strlen(origin);
+
+	if (p == NULL || *p == '\0' || olen == 0)
+		return false;
+	while (*p)
+	{
+		size_t		n;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		n = strcspn(p, ", ");
+		if ((n == 1 && p[0] == '*') || (n == olen && strncmp(p, origin, n) == 0))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+static int
+header(struct lws *wsi, enum lws_token_indexes tok, char *buf, int len)
+{
+	int			n;
+
+	buf[0] = '\0';
+	if (lws_hdr_total_length(wsi, tok) >= len)
+		return -1;				/* too long: treat as bad */
+	n = lws_hdr_copy(wsi, buf, len, tok);
+	return n < 0 ? -1 : n;
+}
+
+static int
+write_answer(struct lws *wsi, http_req *r)
+{
+	unsigned char hbuf[LWS_PRE + 2048];
+	unsigned char *start = hbuf + LWS_PRE;
+	unsigned char *p = start;
+	unsigned char *end = hbuf + sizeof(hbuf) - 1;
+	char	   *out;
+	int			n;
+
+	if (lws_add_http_common_headers(wsi, (unsigned int) r->status, "application/json",
+									(lws_filepos_t) r->outlen, &p, end))
+		return -1;
+	if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+									 (const unsigned char *) "no-store", 8, &p, end))
+		return -1;
+	if (r->origin[0] != '\0')
+	{
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *) "access-control-allow-origin:",
+										(const unsigned char *) r->origin, (int) strlen(r->origin), &p, end) ||
+			lws_add_http_header_by_name(wsi, (const unsigned char *) "vary:",
+										(const unsigned char *) "Origin", 6, &p, end))
+			return -1;
+	}
+	if (r->retry_after != NULL &&
+		lws_add_http_header_by_name(wsi, (const unsigned char *) "retry-after:",
+									(const unsigned char *) r->retry_after, (int) strlen(r->retry_after), &p, end))
+		return -1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	if (r->outlen > 0)
+	{
+		out = malloc(LWS_PRE + r->outlen);
+		if (out == NULL)
+			return -1;
+		memcpy(out + LWS_PRE, r->out, r->outlen);
+		n = lws_write(wsi, (unsigned char *) out + LWS_PRE, r->outlen, LWS_WRITE_HTTP_FINAL);
+		free(out);
+		if (n < (int) r->outlen)
+			return -1;
+	}
+	mana_stat_add(MANA_STAT_MESSAGES_SENT, 1);
+	return 0;
+}
+
+static void
+req_free(http_req *r)
+{
+	if (r == NULL)
+		return;
+	if (r->job != NULL)
+		r->job->arg = NULL;		/* finishes without us */
+	free(r->body);
+	free(r->out);
+	free(r);
+}
+
+static int
+submit(http_req *r, const char *sql, int nparams, char **params)
+{
+	const char *db = mana_intake_app_database(r->app);
+	mana_pool_job *job;
+	int			i;
+
+	if (db == NULL)
+	{
+		for (i = 0; i < nparams; i++)
+			free(params[i]);
+		set_error(r, 404, "unknown app", r->app);
+		return 0;
+	}
+	job = calloc(1, sizeof(mana_pool_job));
+	if (job == NULL || (job->sql = strdup(sql)) == NULL)
+	{
+		free(job);
+		for (i = 0; i < nparams; i++)
+			free(params[i]);
+		set_error(r, 503, "unavailable", "out of memory");
+		return 0;
+	}
+	job->nparams = nparams;
+	for (i = 0; i < nparams; i++)
+		job->params[i] = params[i];
+	job->done = job_done;
+	job->arg = r;
+	if (mana_pool_submit(db, job) != 0)
+	{
+		mana_pool_job_free(job);
+		r->retry_after = "1";
+		set_error(r, 503, "busy", "too many requests queued for this database; retry");
+		return 0;
+	}
+	r->job = job;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- entry points */
+
+/*
+ * A request on a /sync route (or an OPTIONS anywhere).  *slot holds our
+ * state for the connection's current request.  Returns what the lws
+ * callback returns.
+ */
+int
+mana_http_request(struct lws *wsi, void **slot, const mana_path *path)
+{
+	http_req   *r;
+	char		buf[MANA_JWT_MAX_TOKEN + 16];
+	mana_jwt_claims claims;
+	mana_jwt_status st;
+	bool		is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+	bool		is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
+	bool		is_options = lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0;
+
+	req_free(*slot);
+	r = calloc(1, sizeof(http_req));
+	*slot = r;
+	if (r == NULL)
+		return -1;
+	r->wsi = wsi;
+	r->kind = path->kind;
+	strlcpy(r->app, path->app_id, sizeof(r->app));
+
+	if (header(wsi, WSI_TOKEN_ORIGIN, buf, sizeof(r->origin)) > 0 && origin_allowed(buf))
+		strlcpy(r->origin, buf, sizeof(r->origin));
+
+	if (is_options)
+	{
+		/* CORS preflight */
+		unsigned char hbuf[LWS_PRE + 1024];
+		unsigned char *start = hbuf + LWS_PRE;
+		unsigned char *p = start;
+		unsigned char *end = hbuf + sizeof(hbuf) - 1;
+		static const char methods[] = "GET, POST, OPTIONS";
+		static const char headers[] = "Authorization, Content-Type, X-Client-Id, Last-Event-ID";
+
+		if (lws_add_http_common_headers(wsi, 204, "text/plain", 0, &p, end))
+			return -1;
+		if (r->origin[0] != '\0' &&
+			(lws_add_http_header_by_name(wsi, (const unsigned char *) "access-control-allow-origin:",
+										 (const unsigned char *) r->origin, (int) strlen(r->origin), &p, end) ||
+			 lws_add_http_header_by_name(wsi, (const unsigned char *) "access-control-allow-methods:",
+										 (const unsigned char *) methods, (int) strlen(methods), &p, end) ||
+			 lws_add_http_header_by_name(wsi, (const unsigned char *) "access-control-allow-headers:",
+										 (const unsigned char *) headers, (int) strlen(headers), &p, end) ||
+			 lws_add_http_header_by_name(wsi, (const unsigned char *) "access-control-max-age:",
+										 (const unsigned char *) "600", 3, &p, end) ||
+			 lws_add_http_header_by_name(wsi, (const unsigned char *) "vary:",
+										 (const unsigned char *) "Origin", 6, &p, end)))
+			return -1;
+		if (lws_finalize_write_http_header(wsi, start, &p, end))
+			return -1;
+		req_free(r);
+		*slot = NULL;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+
+	if ((r->kind == MANA_PATH_SYNC_PUSH && !is_post) ||
+		((r->kind == MANA_PATH_SYNC_PULL || r->kind == MANA_PATH_SYNC_STREAM) && !is_get))
+	{
+		set_error(r, 405, "method not allowed",
+				  r->kind == MANA_PATH_SYNC_PUSH ? "use POST" : "use GET");
+		return 0;
+	}
+	if (r->kind == MANA_PATH_SYNC_STREAM)
+	{
+		set_error(r, 501, "not implemented", "the event stream is not available yet; pull instead");
+		return 0;
+	}
+
+	/* the token */
+	if (header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, buf, sizeof(buf)) <= 0 ||
+		strncasecmp(buf, "Bearer ", 7) != 0)
+	{
+		mana_stat_add(MANA_STAT_AUTH_FAILURES, 1);
+		set_error(r, 401, "unauthorized", "send Authorization: Bearer <token>");
+		return 0;
+	}
+	st = mana_worker_verify(buf + 7, &claims);
+	if (st != MANA_JWT_OK)
+	{
+		mana_stat_add(MANA_STAT_AUTH_FAILURES, 1);
+		set_error(r, 401, "unauthorized", mana_jwt_strerror(st));
+		return 0;
+	}
+	strlcpy(r->user, claims.sub, sizeof(r->user));
+	{
+		int			n = lws_hdr_custom_length(wsi, "x-client-id:", 12);
+
+		if (n > 0 && n <= MANA_WS_MAX_CLIENT &&
+			lws_hdr_custom_copy(wsi, buf, sizeof(buf), "x-client-id:", 12) > 0)
+			strlcpy(r->client, buf, sizeof(r->client));
+		else if (n > MANA_WS_MAX_CLIENT)
+		{
+			set_error(r, 400, "bad request", "X-Client-Id is longer than 128 bytes");
+			return 0;
+		}
+	}
+	if (mana_intake_app_database(r->app) == NULL)
+	{
+		set_error(r, 404, "unknown app", r->app);
+		return 0;
+	}
+
+	if (r->kind == MANA_PATH_SYNC_PULL)
+	{
+		char		coll[256];
+		char		since[4096];
+		char		limit[32];
+		const char *c = lws_get_urlarg_by_name(wsi, "collection=", coll, sizeof(coll));
+		const char *s = lws_get_urlarg_by_name(wsi, "since=", since, sizeof(since));
+		const char *l = lws_get_urlarg_by_name(wsi, "limit=", limit, sizeof(limit));
+		char	   *params[6];
+
+		if (c == NULL || c[0] == '\0')
+		{
+			set_error(r, 400, "bad request", "collection is required");
+			return 0;
+		}
+		params[0] = strdup(r->app);
+		params[1] = strdup(c);
+		params[2] = (s && s[0]) ? strdup(s) : NULL;
+		params[3] = strdup(r->user);
+		params[4] = r->client[0] ? strdup(r->client) : NULL;
+		params[5] = (l && l[0]) ? strdup(l) : strdup("1000");
+		return submit(r, "SELECT mana_pull($1, $2, $3, $4, $5, $6::int)", 6, params);
+	}
+
+	/* POST /sync/{appId}: the body follows */
+	r->body_pending = true;
+	if (header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, buf, 256) <= 0 ||
+		strncasecmp(buf, "application/json", 16) != 0)
+	{
+		set_error(r, 415, "unsupported media type", "send Content-Type: application/json");
+		return 0;
+	}
+	if (header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, buf, 32) > 0 && atoll(buf) > mana_max_body)
+	{
+		r->close_after = true;	/* do not read 10 MB to throw them away */
+		set_error(r, 413, "payload too large", "the body is over mana_sync.max_body");
+		return 0;
+	}
+	return 0;
+}
+
+int
+mana_http_body(struct lws *wsi, void **slot, const void *in, size_t len)
+{
+	http_req   *r = *slot;
+
+	if (r == NULL || r->ready)
+		return 0;				/* already answered (error): drain and ignore */
+	if (r->len + len > (size_t) mana_max_body)
+	{
+		/* a chunked body that grew too large */
+		free(r->body);
+		r->body = NULL;
+		r->close_after = true;
+		set_error(r, 413, "payload too large", "the body is over mana_sync.max_body");
+		return 0;
+	}
+	if (r->len + len + 1 > r->cap)
+	{
+		size_t		ncap = Max(r->cap * 2, r->len + len + 1);
+		char	   *nb;
+
+		ncap = Max(ncap, 4096);
+		nb = realloc(r->body, ncap);
+		if (nb == NULL)
+		{
+			set_error(r, 503, "unavailable", "out of memory");
+			return 0;
+		}
+		r->body = nb;
+		r->cap = ncap;
+	}
+	memcpy(r->body + r->len, in, len);
+	r->len += len;
+	return 0;
+}
+
+int
+mana_http_body_done(struct lws *wsi, void **slot)
+{
+	http_req   *r = *slot;
+	char	   *params[4];
+
+	if (r == NULL)
+		return -1;
+	r->body_pending = false;
+	if (r->ready)
+	{
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (r->body == NULL)
+	{
+		set_error(r, 400, "bad request", "the body is empty");
+		return 0;
+	}
+	r->body[r->len] = '\0';
+	if (strlen(r->body) != r->len)
+	{
+		set_error(r, 400, "bad request", "the body contains a NUL byte");
+		return 0;
+	}
+	/* the path's app is the changeset's; X-Client-Id wins over its clientId */
+	params[0] = r->body;
+	r->body = NULL;
+	params[1] = strdup(r->user);
+	params[2] = strdup(r->app);
+	params[3] = r->client[0] ? strdup(r->client) : NULL;
+	return submit(r,
+				  "SELECT mana_apply_changeset(CASE WHEN jsonb_typeof(c) = 'object' "
+				  "THEN c || jsonb_strip_nulls(jsonb_build_object('appId', $3::text, 'clientId', $4::text)) "
+				  "ELSE c END, $2) FROM (SELECT $1::jsonb AS c) s",
+				  4, params);
+}
+
+int
+mana_http_writeable(struct lws *wsi, void **slot)
+{
+	http_req   *r = *slot;
+	int			rc;
+
+	bool		close_after;
+
+	if (r == NULL || !r->ready || (r->body_pending && !r->close_after))
+		return 0;
+	close_after = r->close_after;
+	rc = write_answer(wsi, r);
+	req_free(r);
+	*slot = NULL;
+	if (rc < 0 || close_after)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+void
+mana_http_closed(void **slot)
+{
+	req_free(*slot);
+	*slot = NULL;
+}

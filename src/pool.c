@@ -1,0 +1,400 @@
+/*
+ * pool.c
+ *     Non-blocking libpq connections that run the HTTP endpoints' queries,
+ *     a few per database (mana_sync.http_pool_size), driven from the push
+ *     worker's event loop: the loop never waits for a query.
+ *
+ * A job is one statement with text parameters.  Jobs queue per database in
+ * arrival order; a queue longer than MANA_POOL_QUEUE refuses new jobs (the
+ * caller answers 503).  A connection's socket is adopted into lws (a dup)
+ * while it runs a job, so the result wakes the loop; connecting is driven
+ * from mana_pool_poll().  Every connection runs with
+ * statement_timeout = mana_sync.statement_timeout.  A job whose HTTP client
+ * went away is finished and its result dropped (the statement still
+ * commits: that is what the client asked for).
+ *
+ * Nothing here raises an ERROR: it runs inside lws callbacks and the loop.
+ */
+#include "postgres.h"
+
+#include <unistd.h>
+
+#include "libpq-fe.h"
+#include "postmaster/postmaster.h"
+#include "utils/timestamp.h"
+
+#include "worker.h"
+
+#define MANA_POOL_MAX 64		/* connections per database at most */
+#define MANA_POOL_QUEUE 256		/* queued jobs per database at most */
+
+typedef enum pconn_state
+{
+	PC_NONE,
+	PC_CONNECTING,
+	PC_IDLE,
+	PC_BUSY
+} pconn_state;
+
+typedef struct pool_db pool_db;
+
+typedef struct pool_conn
+{
+	pconn_state state;
+	PGconn	   *conn;
+	struct lws *wsi;			/* adopted socket while busy */
+	mana_pool_job *job;
+	PGresult   *res;			/* the job's result, until the statement completes */
+	pool_db    *db;
+	int64		next_at;		/* ms: earliest reconnect */
+} pool_conn;
+
+struct pool_db
+{
+	char		name[NAMEDATALEN];
+	pool_conn	conns[MANA_POOL_MAX];
+	mana_pool_job *head;
+	mana_pool_job *tail;
+	int			queued;
+	pool_db    *next;
+};
+
+static pool_db *dbs = NULL;
+
+int			mana_http_pool_size = 4;
+int			mana_statement_timeout_ms = 30000;
+
+static int64
+now_ms(void)
+{
+	return GetCurrentTimestamp() / 1000;
+}
+
+static pool_db *
+get_db(const char *name)
+{
+	pool_db    *d;
+
+	for (d = dbs; d != NULL; d = d->next)
+		if (strcmp(d->name, name) == 0)
+			return d;
+	d = calloc(1, sizeof(pool_db));
+	if (d == NULL)
+		return NULL;
+	strlcpy(d->name, name, sizeof(d->name));
+	d->next = dbs;
+	dbs = d;
+	return d;
+}
+
+void
+mana_pool_job_free(mana_pool_job *job)
+{
+	int			i;
+
+	if (job == NULL)
+		return;
+	free(job->sql);
+	for (i = 0; i < job->nparams; i++)
+		free(job->params[i]);
+	free(job);
+}
+
+static void
+finish(pool_conn *pc, PGresult *res, const char *fallback_error)
+{
+	mana_pool_job *job = pc->job;
+	mana_pool_result r;
+
+	pc->job = NULL;
+	if (job == NULL)
+		return;
+	memset(&r, 0, sizeof(r));
+	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
+	{
+		r.ok = true;
+		if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+			r.value = PQgetvalue(res, 0, 0);
+	}
+	else if (res != NULL)
+	{
+		r.sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		r.message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		r.detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	}
+	else
+	{
+		r.sqlstate = "08006";
+		r.message = fallback_error;
+	}
+	if (job->done != NULL && job->arg != NULL)
+		job->done(job->arg, &r);
+	mana_pool_job_free(job);
+}
+
+static void
+drop_conn(pool_conn *pc, int retry_ms)
+{
+	if (pc->wsi != NULL)
+	{
+		lws_set_opaque_user_data(pc->wsi, NULL);
+		lws_set_timeout(pc->wsi, PENDING_TIMEOUT_AWAITING_PROXY_RESPONSE, LWS_TO_KILL_ASYNC);
+		pc->wsi = NULL;
+	}
+	if (pc->job != NULL)
+		finish(pc, NULL, "the database connection was lost");
+	if (pc->res != NULL)
+		PQclear(pc->res);
+	pc->res = NULL;
+	if (pc->conn != NULL)
+		PQfinish(pc->conn);
+	pc->conn = NULL;
+	pc->state = PC_NONE;
+	pc->next_at = now_ms() + retry_ms;
+}
+
+static bool
+adopt(pool_conn *pc)
+{
+	lws_adopt_desc_t info;
+	int			fd = dup(PQsocket(pc->conn));
+
+	if (fd < 0)
+		return false;
+	memset(&info, 0, sizeof(info));
+	info.vh = mana_worker_vhost();
+	info.type = LWS_ADOPT_RAW_FILE_DESC;
+	info.fd.filefd = fd;
+	info.vh_prot_name = "mana-sync-pool";
+	info.opaque = pc;
+	pc->wsi = lws_adopt_descriptor_vhost_via_info(&info);
+	return pc->wsi != NULL;		/* on failure lws has closed fd */
+}
+
+/* hand the next queued job to an idle connection */
+static void
+dispatch(pool_conn *pc)
+{
+	pool_db    *d = pc->db;
+	mana_pool_job *job;
+
+	while (pc->state == PC_IDLE && d->head != NULL)
+	{
+		job = d->head;
+		d->head = job->next;
+		if (d->head == NULL)
+			d->tail = NULL;
+		d->queued--;
+		if (job->arg == NULL)
+		{
+			mana_pool_job_free(job);	/* the client is gone and nothing ran yet */
+			continue;
+		}
+		pc->job = job;
+		if (!PQsendQueryParams(pc->conn, job->sql, job->nparams, NULL,
+							   (const char *const *) job->params, NULL, NULL, 0))
+		{
+			elog(LOG, "mana_sync pool: could not send a query to \"%s\": %s", d->name,
+				 PQerrorMessage(pc->conn));
+			drop_conn(pc, 200);
+			return;
+		}
+		pc->state = PC_BUSY;
+		if (pc->wsi == NULL && !adopt(pc))
+			drop_conn(pc, 200);
+		return;
+	}
+}
+
+static void
+start_conn(pool_db *d, pool_conn *pc)
+{
+	char		opts[64];
+
+	snprintf(opts, sizeof(opts), "-c statement_timeout=%d", mana_statement_timeout_ms);
+	pc->db = d;
+	pc->conn = mana_intake_connect(d->name, "mana_sync http", opts);
+	if (pc->conn == NULL)
+	{
+		pc->state = PC_NONE;
+		pc->next_at = now_ms() + 1000;
+		return;
+	}
+	pc->state = PC_CONNECTING;
+}
+
+static void
+step(pool_db *d)
+{
+	int			i;
+	int			size = Min(Max(mana_http_pool_size, 1), MANA_POOL_MAX);
+	int64		now = now_ms();
+	bool		need = d->head != NULL;
+
+	for (i = 0; i < MANA_POOL_MAX; i++)
+	{
+		pool_conn  *pc = &d->conns[i];
+
+		switch (pc->state)
+		{
+			case PC_NONE:
+				/* open connections only while there is work, up to the pool size */
+				if (need && i < size && now >= pc->next_at)
+					start_conn(d, pc);
+				break;
+			case PC_CONNECTING:
+				switch (PQconnectPoll(pc->conn))
+				{
+					case PGRES_POLLING_OK:
+						pc->state = PC_IDLE;
+						break;
+					case PGRES_POLLING_FAILED:
+						elog(LOG, "mana_sync pool: cannot connect to \"%s\": %s", d->name,
+							 PQerrorMessage(pc->conn));
+						drop_conn(pc, 1000);
+						/* nothing can run: fail what waits rather than hang */
+						while (d->head != NULL && i == 0)
+						{
+							mana_pool_job *job = d->head;
+							pool_conn	tmp;
+
+							d->head = job->next;
+							if (d->head == NULL)
+								d->tail = NULL;
+							d->queued--;
+							memset(&tmp, 0, sizeof(tmp));
+							tmp.job = job;
+							finish(&tmp, NULL, "cannot connect to the database");
+						}
+						break;
+					default:
+						break;
+				}
+				break;
+			case PC_IDLE:
+				if (PQstatus(pc->conn) == CONNECTION_BAD)
+					drop_conn(pc, 200);
+				else if (i >= size)
+					drop_conn(pc, 0);	/* the pool shrank */
+				break;
+			case PC_BUSY:
+				break;
+		}
+		if (pc->state == PC_IDLE)
+			dispatch(pc);
+	}
+}
+
+int
+mana_pool_submit(const char *dbname, mana_pool_job *job)
+{
+	pool_db    *d = get_db(dbname);
+	int			i;
+
+	if (d == NULL || d->queued >= MANA_POOL_QUEUE)
+		return -1;
+	job->next = NULL;
+	if (d->tail)
+		d->tail->next = job;
+	else
+		d->head = job;
+	d->tail = job;
+	d->queued++;
+	/* an idle connection takes it at once; otherwise the loop starts one */
+	for (i = 0; i < MANA_POOL_MAX; i++)
+		if (d->conns[i].state == PC_IDLE)
+		{
+			dispatch(&d->conns[i]);
+			break;
+		}
+	return 0;
+}
+
+void
+mana_pool_poll(void)
+{
+	pool_db    *d;
+
+	for (d = dbs; d != NULL; d = d->next)
+		step(d);
+}
+
+void
+mana_pool_shutdown(void)
+{
+	while (dbs != NULL)
+	{
+		pool_db    *d = dbs;
+		int			i;
+
+		dbs = d->next;
+		for (i = 0; i < MANA_POOL_MAX; i++)
+			if (d->conns[i].state != PC_NONE)
+				drop_conn(&d->conns[i], 0);
+		while (d->head != NULL)
+		{
+			mana_pool_job *job = d->head;
+
+			d->head = job->next;
+			mana_pool_job_free(job);
+		}
+		free(d);
+	}
+}
+
+/* lws protocol callback for the adopted sockets of busy connections */
+int
+mana_pool_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+				   void *in, size_t len)
+{
+	pool_conn  *pc = lws_get_opaque_user_data(wsi);
+	PGresult   *res;
+
+	if (pc == NULL)
+		return reason == LWS_CALLBACK_RAW_RX_FILE ? -1 : 0;
+	switch (reason)
+	{
+		case LWS_CALLBACK_RAW_RX_FILE:
+			if (!PQconsumeInput(pc->conn))
+			{
+				lws_set_opaque_user_data(wsi, NULL);
+				pc->wsi = NULL;
+				drop_conn(pc, 200);
+				return -1;
+			}
+			while (pc->state == PC_BUSY && !PQisBusy(pc->conn))
+			{
+				res = PQgetResult(pc->conn);
+				if (res == NULL)
+				{
+					/* the statement is done: answer, then take the next job */
+					finish(pc, pc->res, "no result");
+					if (pc->res)
+						PQclear(pc->res);
+					pc->res = NULL;
+					pc->state = PC_IDLE;
+					dispatch(pc);
+					break;
+				}
+				/* keep the first error, else the last result */
+				if (pc->res != NULL && PQresultStatus(pc->res) == PGRES_FATAL_ERROR)
+					PQclear(res);
+				else
+				{
+					if (pc->res)
+						PQclear(pc->res);
+					pc->res = res;
+				}
+			}
+			return 0;
+		case LWS_CALLBACK_RAW_CLOSE_FILE:
+			if (pc->wsi == wsi)
+			{
+				pc->wsi = NULL;
+				drop_conn(pc, 200);
+			}
+			return 0;
+		default:
+			return 0;
+	}
+}
