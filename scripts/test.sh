@@ -66,20 +66,34 @@ mana_start_cluster "$WORK/preload" "$PORT" "shared_preload_libraries = 'mana_syn
     "mana_sync.port = $WS_PORT" "mana_sync.jwks_file = '$WORK/jwks.json'" \
     "mana_sync.jwt_secret = 'test-secret'" "mana_sync.auth_timeout = '1s'"
 run_sql_suites "sql-suites (preloaded)" "$WORK/preload"
+# the suites leave their databases behind; app ids must be unique in a cluster
+for db in contrib_regression isolation_regression mana_regress; do
+    psql -qX -h "$WORK/preload" -p "$PORT" -U "$PGOSUSER" -d postgres \
+        -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+done
 
+# run_py LABEL SCRIPT: an integration script against the preloaded cluster
+run_py() {
+    local label=$1 script=$2 rc ok bad
+    set +e
+    PGHOST=$WORK/preload PGPORT=$PORT PGUSER=$PGOSUSER MANA_WS_PORT=$WS_PORT \
+    MANA_JWKS_FILE=$WORK/jwks.json MANA_JWT_SECRET=test-secret \
+    MANA_PGDATA=$WORK/preload/data MANA_PGOSUSER=$PGOSUSER \
+        timeout 600 /usr/bin/python3 "$MANA_ROOT/test/integration/$script" 2>&1 | tee "$WORK.it.log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    ok=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $1 }' "$WORK.it.log" | tail -1)
+    bad=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $3 }' "$WORK.it.log" | tail -1)
+    ok=${ok:-0}; bad=${bad:-0}
+    if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
+    count "$label" "$ok" "$bad"
+}
+
+say "HTTP sync endpoint tests"
+run_py "http integration" http_test.py
+# last: its final tests stop the cluster
 say "push worker integration tests (WebSocket client: python3-websockets)"
-set +e
-PGHOST=$WORK/preload PGPORT=$PORT PGUSER=$PGOSUSER MANA_WS_PORT=$WS_PORT \
-MANA_JWKS_FILE=$WORK/jwks.json MANA_JWT_SECRET=test-secret \
-MANA_PGDATA=$WORK/preload/data MANA_PGOSUSER=$PGOSUSER \
-    timeout 600 /usr/bin/python3 "$MANA_ROOT/test/integration/worker_test.py" 2>&1 | tee "$WORK.it.log"
-rc=${PIPESTATUS[0]}
-set -e
-ok=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $1 }' "$WORK.it.log" | tail -1)
-bad=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $3 }' "$WORK.it.log" | tail -1)
-ok=${ok:-0}; bad=${bad:-0}
-if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
-count "worker integration" "$ok" "$bad"
+run_py "worker integration" worker_test.py
 mana_stop_cluster "$WORK/preload"
 
 echo

@@ -428,6 +428,13 @@ mana_http_request(struct lws *wsi, void **slot, const mana_path *path)
 
 	/* POST /sync/{appId}: the body follows */
 	r->body_pending = true;
+	if (header(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, buf, 64) > 0 && strcasestr(buf, "chunked") != NULL)
+	{
+		/* lws 4.1 cannot de-chunk a request body; browsers send a length */
+		r->close_after = true;
+		set_error(r, 411, "length required", "send the body with Content-Length (chunked bodies are not supported)");
+		return 0;
+	}
 	if (header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, buf, 256) <= 0 ||
 		strncasecmp(buf, "application/json", 16) != 0)
 	{

@@ -33,6 +33,7 @@
 #include "utils/timestamp.h"
 
 #include "notify_payload.h"
+#include "wsproto.h"
 #include "worker.h"
 
 #define MANA_SCAN_MS 2000		/* how often the database list is read */
@@ -668,6 +669,8 @@ mana_intake_app_database(const char *app)
 {
 	int			i;
 	int			j;
+	const char *found = NULL;
+	static char warned[MANA_WS_MAX_APP + 1];
 
 	for (i = 0; i < ndbs; i++)
 	{
@@ -675,9 +678,19 @@ mana_intake_app_database(const char *app)
 			continue;
 		for (j = 0; j < dbs[i]->npairs; j++)
 			if (strcmp(dbs[i]->apps[j], app) == 0)
-				return dbs[i]->name;
+			{
+				if (found == NULL)
+					found = dbs[i]->name;
+				else if (strcmp(warned, app) != 0)
+				{
+					elog(LOG, "mana_sync: app \"%s\" is registered in databases \"%s\" and \"%s\"; HTTP requests go to \"%s\"",
+						 app, found, dbs[i]->name, found);
+					strlcpy(warned, app, sizeof(warned));
+				}
+				break;
+			}
 	}
-	return NULL;
+	return found;
 }
 
 void

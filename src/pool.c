@@ -141,6 +141,24 @@ drop_conn(pool_conn *pc, int retry_ms)
 		lws_set_timeout(pc->wsi, PENDING_TIMEOUT_AWAITING_PROXY_RESPONSE, LWS_TO_KILL_ASYNC);
 		pc->wsi = NULL;
 	}
+	if (pc->job != NULL && pc->job->retries == 0 && pc->db != NULL)
+	{
+		/*
+		 * The connection died under the job (typically an idle one that the
+		 * server closed meanwhile).  Run it again once on a new connection:
+		 * both statements are safe to repeat (a changeset applied twice
+		 * changes nothing; a pull only reads).
+		 */
+		mana_pool_job *job = pc->job;
+
+		pc->job = NULL;
+		job->retries++;
+		job->next = pc->db->head;
+		pc->db->head = job;
+		if (pc->db->tail == NULL)
+			pc->db->tail = job;
+		pc->db->queued++;
+	}
 	if (pc->job != NULL)
 		finish(pc, NULL, "the database connection was lost");
 	if (pc->res != NULL)
@@ -317,6 +335,19 @@ mana_pool_poll(void)
 
 	for (d = dbs; d != NULL; d = d->next)
 		step(d);
+}
+
+/* after a reload: idle connections reconnect with the new statement_timeout */
+void
+mana_pool_reload(void)
+{
+	pool_db    *d;
+	int			i;
+
+	for (d = dbs; d != NULL; d = d->next)
+		for (i = 0; i < MANA_POOL_MAX; i++)
+			if (d->conns[i].state == PC_IDLE)
+				drop_conn(&d->conns[i], 0);
 }
 
 void

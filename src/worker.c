@@ -871,6 +871,7 @@ mana_sync_worker_main(Datum main_arg)
 			got_sighup = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			load_keys();
+			mana_pool_reload();
 		}
 		mana_intake_poll();
 		mana_pool_poll();

@@ -80,6 +80,7 @@ typedef struct mana_pool_job
 	/* called once with the outcome, unless arg was cleared (client gone) */
 	void		(*done) (void *arg, const mana_pool_result *r);
 	void	   *arg;
+	int			retries;		/* times run again after a lost connection */
 } mana_pool_job;
 
 extern PGconn *mana_intake_connect(const char *dbname, const char *appname, const char *options);
@@ -88,6 +89,7 @@ extern int	mana_pool_submit(const char *dbname, mana_pool_job *job);
 extern void mana_pool_job_free(mana_pool_job *job);
 extern void mana_pool_poll(void);
 extern void mana_pool_shutdown(void);
+extern void mana_pool_reload(void);
 extern int	mana_pool_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 							   void *in, size_t len);
 

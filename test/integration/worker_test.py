@@ -591,7 +591,8 @@ TESTS = [
 ]
 
 
-def main():
+def setup():
+    """a fresh test database with a synced table, and the key file"""
     with open(JWKS_FILE, "w") as f:
         json.dump(KEYS.jwks(), f)
     psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % DB, db="postgres")
@@ -599,6 +600,10 @@ def main():
     psql("CREATE EXTENSION mana_sync; CREATE TABLE tasks (id text PRIMARY KEY, user_id text NOT NULL, title text);"
          "SELECT mana_sync_enable('tasks', 'todo')")
     psql("SELECT pg_reload_conf()")
+
+
+def main():
+    setup()
     if not asyncio.run(ready()):
         print("the worker never listened to the test database")
         print("0 passed, 1 failed")

@@ -1,0 +1,306 @@
+#!/usr/bin/python3
+"""Integration tests of the push worker's HTTP sync endpoints (POST
+/sync/{appId}, GET /sync/{appId}/pull), run by scripts/test.sh against the
+same preloaded cluster as worker_test.py (same environment variables).
+Prints one line per test and "N passed, M failed"."""
+import asyncio
+import hashlib
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import worker_test as w  # noqa: E402  (helpers: tokens, psql, WebSocket client)
+
+PORT = w.HTTP_PORT
+DB = w.DB
+
+
+def request(method, path, body=None, token=None, client=None, headers=None, conn=None):
+    """one request; returns (status, headers dict, parsed JSON or text)"""
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+    h = {}
+    if token:
+        h["Authorization"] = "Bearer " + token
+    if client:
+        h["X-Client-Id"] = client
+    if body is not None and not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
+        h["Content-Type"] = "application/json"
+    h.update(headers or {})
+    conn.request(method, path, body=body, headers=h)
+    r = conn.getresponse()
+    data = r.read().decode()
+    hdrs = {k.lower(): v for k, v in r.getheaders()}
+    if own:
+        conn.close()
+    try:
+        return r.status, hdrs, json.loads(data)
+    except ValueError:
+        return r.status, hdrs, data
+
+
+def tok(user):
+    return w.token("HS256", sub=user)
+
+
+def ts(sec):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(T0 + sec)) + ".000Z"
+
+
+T0 = time.time() - 3600   # field times an hour ago and later: newer than the rows' server stamps
+
+
+def table_md5():
+    return w.psql("SELECT md5(coalesce(string_agg(t::text, '' ORDER BY id), '')) FROM tasks t")
+
+
+def insert(id_, title, sec):
+    return {"table": "tasks", "id": id_, "op": "insert",
+            "data": {"id": id_, "title": title, "createdAt": ts(sec), "updatedAt": ts(sec)}}
+
+
+def update(id_, fields, sec):
+    return {"table": "tasks", "id": id_, "op": "update",
+            "fields": {k: {"value": v, "updatedAt": ts(sec)} for k, v in fields.items()}}
+
+
+# ------------------------------------------------------------------ tests
+
+async def t_http_end_to_end():
+    w.psql("ALTER TABLE tasks ADD COLUMN IF NOT EXISTS done boolean DEFAULT false")
+    b = await w.connect("/ws/todo?clientId=dev-b")
+    a = await w.connect("/ws/todo?clientId=dev-a")
+    c = await w.connect("/ws/todo?clientId=dev-c")
+    for ws, user in ((a, "hal"), (b, "hal"), (c, "ida")):
+        assert (await w.auth(ws, tok(user)))["type"] == "auth-ok"
+    # A pushes an insert and an update
+    st, _, res = request("POST", "/sync/todo", {"changes": [insert("e2e-1", "milk", 1)]}, tok("hal"), "dev-a")
+    assert st == 200 and res["conflicts"] == [], (st, res)
+    st, _, res = request("POST", "/sync/todo", {"since": res["syncedUntil"],
+                                                "changes": [update("e2e-1", {"title": "oat milk"}, 2)]},
+                         tok("hal"), "dev-a")
+    assert st == 200, (st, res)
+    # B is told, A (the origin) and C are not
+    assert (await w.recv_json(b))["type"] == "sync-available"
+    assert await w.nothing(a, 0.4) and await w.nothing(c, 0.2)
+    # B pulls and holds what the server holds
+    st, _, res = request("GET", "/sync/todo/pull?collection=tasks", token=tok("hal"), client="dev-b")
+    assert st == 200 and res["hasMore"] is False, (st, res)
+    mine = [ch for ch in res["serverChanges"] if ch["id"] == "e2e-1"]
+    assert len(mine) == 1 and mine[0]["data"]["title"] == "oat milk", mine
+    row = w.psql("SELECT title, user_id, done FROM tasks WHERE id = 'e2e-1'")
+    assert row == "oat milk|hal|f", row
+    assert mine[0]["data"]["done"] is False and mine[0]["data"]["userId"] == "hal"
+    # C sees none of it
+    st, _, res = request("GET", "/sync/todo/pull?collection=tasks", token=tok("ida"))
+    assert st == 200 and all(ch["id"] != "e2e-1" for ch in res["serverChanges"]), res
+    cursor_b = request("GET", "/sync/todo/pull?collection=tasks", token=tok("hal"))[2]["syncedUntil"]
+
+    # offline, A edits the title and B completes it; both push
+    st_a = request("POST", "/sync/todo", {"changes": [update("e2e-1", {"title": "oat milk 2l"}, 10)]},
+                   tok("hal"), "dev-a")[0]
+    st_b = request("POST", "/sync/todo", {"changes": [update("e2e-1", {"done": True}, 11)]},
+                   tok("hal"), "dev-b")[0]
+    assert st_a == 200 and st_b == 200
+    assert w.psql("SELECT title, done FROM tasks WHERE id = 'e2e-1'") == "oat milk 2l|t"
+    # B's pull from its cursor brings A's edit merged with its own
+    res = request("GET", "/sync/todo/pull?collection=tasks&since=" + cursor_b, token=tok("hal"))[2]
+    mine = [ch for ch in res["serverChanges"] if ch["id"] == "e2e-1"]
+    assert mine and mine[-1]["data"]["title"] == "oat milk 2l" and mine[-1]["data"]["done"] is True, mine
+
+    # the same edit pushed twice changes nothing
+    v0 = w.psql("SELECT version FROM tasks WHERE id = 'e2e-1'")
+    body = {"changes": [update("e2e-1", {"done": True}, 11)]}
+    assert request("POST", "/sync/todo", body, tok("hal"), "dev-b")[0] == 200
+    assert w.psql("SELECT version FROM tasks WHERE id = 'e2e-1'") == v0
+    for ws in (a, b, c):
+        await ws.close()
+
+
+async def t_http_errors_change_nothing():
+    before = table_md5()
+    good = {"changes": [insert("err-1", "x", 1)]}
+    cases = [
+        ("bad JSON", 400, ("POST", "/sync/todo", "{not json", tok("hal"), None, {"Content-Type": "application/json"})),
+        ("bad changeset", 400, ("POST", "/sync/todo", {"changes": [{"table": "tasks", "op": "insert"}]}, tok("hal"), None, None)),
+        ("not an object", 400, ("POST", "/sync/todo", [1, 2], tok("hal"), None, None)),
+        ("unknown field", 400, ("POST", "/sync/todo", {"changes": [update("err-1", {"colour": "red"}, 1)]}, tok("hal"), None, None)),
+        ("another user's row", 403, ("POST", "/sync/todo", {"changes": [update("e2e-1", {"title": "x"}, 99)]}, tok("ida"), None, None)),
+        ("no token", 401, ("POST", "/sync/todo", good, None, None, None)),
+        ("bad token", 401, ("POST", "/sync/todo", good, w.token("HS256", sub="hal", secret=b"wrong"), None, None)),
+        ("expired token", 401, ("GET", "/sync/todo/pull?collection=tasks", None, w.token("HS256", sub="hal", exp=int(time.time()) - 999), None, None)),
+        ("unknown route", 404, ("GET", "/sync/todo/nothing", None, tok("hal"), None, None)),
+        ("unknown app", 404, ("POST", "/sync/nope", good, tok("hal"), None, None)),
+        ("wrong method", 405, ("GET", "/sync/todo", None, tok("hal"), None, None)),
+        ("wrong method on pull", 405, ("POST", "/sync/todo/pull?collection=tasks", good, tok("hal"), None, None)),
+        ("not JSON", 415, ("POST", "/sync/todo", "x=1", tok("hal"), None, {"Content-Type": "application/x-www-form-urlencoded"})),
+        ("no collection", 400, ("GET", "/sync/todo/pull", None, tok("hal"), None, None)),
+        ("bad cursor", 400, ("GET", "/sync/todo/pull?collection=tasks&since=yesterday", None, tok("hal"), None, None)),
+        ("unknown collection", 400, ("GET", "/sync/todo/pull?collection=nope", None, tok("hal"), None, None)),
+        ("client id too long", 400, ("POST", "/sync/todo", good, tok("hal"), "c" * 200, None)),
+    ]
+    for name, want, (method, path, body, token, client, headers) in cases:
+        st, hdrs, res = request(method, path, body, token, client, headers)
+        assert st == want, (name, st, res)
+        assert hdrs.get("content-type", "").startswith("application/json"), (name, hdrs)
+        assert isinstance(res, dict) and "error" in res, (name, res)
+    assert table_md5() == before, "a refused request changed the table"
+
+    # 413: a body over mana_sync.max_body
+    w.psql("ALTER SYSTEM SET mana_sync.max_body = '4kB'", db="postgres")
+    w.psql("SELECT pg_reload_conf()", db="postgres")
+    time.sleep(0.5)
+    try:
+        big = {"changes": [insert("big-%d" % i, "x" * 50, 1) for i in range(200)]}
+        st, _, res = request("POST", "/sync/todo", big, tok("hal"))
+        assert st == 413, (st, res)
+    finally:
+        w.psql("ALTER SYSTEM RESET mana_sync.max_body", db="postgres")
+        w.psql("SELECT pg_reload_conf()", db="postgres")
+    assert table_md5() == before
+
+    # 504: a statement that runs over mana_sync.statement_timeout (a row lock held elsewhere)
+    w.psql("ALTER SYSTEM SET mana_sync.statement_timeout = '300ms'", db="postgres")
+    w.psql("SELECT pg_reload_conf()", db="postgres")
+    time.sleep(0.5)
+    holder = subprocess.Popen(["psql", "-qX", "-d", DB, "-c",
+                               "BEGIN; SELECT 1 FROM tasks WHERE id = 'e2e-1' FOR UPDATE; SELECT pg_sleep(3); COMMIT;"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        # new pool connections pick up the timeout; existing ones keep theirs until reconnected
+        st, _, res = request("POST", "/sync/todo", {"changes": [update("e2e-1", {"title": "late"}, 200)]},
+                             tok("hal"), "dev-a")
+        assert st == 504, (st, res)
+        assert table_md5() == before
+    finally:
+        holder.wait()
+        w.psql("ALTER SYSTEM RESET mana_sync.statement_timeout", db="postgres")
+        w.psql("SELECT pg_reload_conf()", db="postgres")
+
+
+async def t_http_cors_and_keepalive():
+    w.psql("ALTER SYSTEM SET mana_sync.cors_origins = 'http://localhost:5173'", db="postgres")
+    w.psql("SELECT pg_reload_conf()", db="postgres")
+    time.sleep(0.5)
+    try:
+        st, hdrs, _ = request("OPTIONS", "/sync/todo", headers={
+            "Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type, x-client-id"})
+        assert st == 204, st
+        assert hdrs.get("access-control-allow-origin") == "http://localhost:5173", hdrs
+        assert "POST" in hdrs.get("access-control-allow-methods", "") and \
+            "x-client-id" in hdrs.get("access-control-allow-headers", "").lower(), hdrs
+        st, hdrs, _ = request("GET", "/sync/todo/pull?collection=tasks", token=tok("hal"),
+                              headers={"Origin": "http://localhost:5173"})
+        assert st == 200 and hdrs.get("access-control-allow-origin") == "http://localhost:5173", hdrs
+        st, hdrs, _ = request("GET", "/sync/todo/pull?collection=tasks", token=tok("hal"),
+                              headers={"Origin": "http://evil.example"})
+        assert st == 200 and "access-control-allow-origin" not in hdrs, hdrs
+    finally:
+        w.psql("ALTER SYSTEM RESET mana_sync.cors_origins", db="postgres")
+        w.psql("SELECT pg_reload_conf()", db="postgres")
+    # keep-alive: several requests, one connection, errors included
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+    for i in range(5):
+        st, _, res = request("GET", "/sync/todo/pull?collection=tasks", token=tok("hal"), conn=conn)
+        assert st == 200, st
+        st, _, _ = request("GET", "/sync/nope/pull?collection=tasks", token=tok("hal"), conn=conn)
+        assert st == 404, st
+    conn.close()
+    # a chunked body: lws 4.1 cannot read one; refused with 411, nothing written
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+    body = json.dumps({"changes": [insert("chunked-1", "in pieces", 5)]}).encode()
+    try:
+        conn.request("POST", "/sync/todo", body=iter([body[:10], body[10:30], body[30:]]), encode_chunked=True,
+                     headers={"Authorization": "Bearer " + tok("hal"), "Content-Type": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 411, r.status
+    except (BrokenPipeError, ConnectionResetError):
+        pass   # answered 411 and closed before the client had sent it all
+    assert w.psql("SELECT count(*) FROM tasks WHERE id = 'chunked-1'") == "0"
+    conn.close()
+
+
+def served_quickly():
+    t = time.time()
+    st, _, _ = request("GET", "/sync/todo/pull?collection=tasks", token=tok("hal"))
+    return st == 200 and time.time() - t < 1.0
+
+
+async def t_http_slow_and_idle_clients():
+    # a request that never finishes its headers
+    slow_headers = socket.create_connection(("127.0.0.1", PORT))
+    slow_headers.sendall(b"GET /sync/todo/pull?collection=tasks HTTP/1.1\r\nHost: x\r\n")
+    # a body sent one byte per 100 ms
+    trickle = socket.create_connection(("127.0.0.1", PORT))
+    body = json.dumps({"changes": [insert("trickle-1", "slow", 6)]}).encode()
+    trickle.sendall(("POST /sync/todo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n" % (tok("hal"), len(body))).encode())
+    # 1,000 idle keep-alive connections
+    idle = []
+    for _ in range(1000):
+        s = socket.create_connection(("127.0.0.1", PORT))
+        idle.append(s)
+    for i in range(30):
+        trickle.sendall(body[i:i + 1])
+        time.sleep(0.1)
+        if i % 10 == 0:
+            assert served_quickly(), "a request waited behind slow clients"
+    trickle.sendall(body[30:])
+    trickle.settimeout(10)
+    reply = trickle.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 200"), reply[:80]
+    assert w.psql("SELECT title FROM tasks WHERE id = 'trickle-1'") == "slow"
+    assert served_quickly()
+    # the worker drops the half-sent request after its timeout (10 s)
+    slow_headers.settimeout(20)
+    t = time.time()
+    try:
+        data = slow_headers.recv(100)
+    except ConnectionResetError:
+        data = b""
+    assert time.time() - t < 20 and not data.startswith(b"HTTP/1.1 200"), data
+    for s in idle:
+        s.close()
+    slow_headers.close()
+    trickle.close()
+
+
+TESTS = [t_http_end_to_end, t_http_errors_change_nothing, t_http_cors_and_keepalive, t_http_slow_and_idle_clients]
+
+
+def main():
+    w.setup()
+    if not asyncio.run(w.ready()):
+        print("the worker is not serving the test database")
+        print("0 passed, 1 failed")
+        return 1
+    only = sys.argv[1:]
+    passed = failed = 0
+    for t in TESTS:
+        if only and t.__name__ not in only:
+            continue
+        t0 = time.time()
+        try:
+            asyncio.run(asyncio.wait_for(t(), 120))
+            passed += 1
+            print("ok   %-36s %.1fs" % (t.__name__, time.time() - t0))
+        except Exception:
+            failed += 1
+            print("FAIL %-36s %.1fs" % (t.__name__, time.time() - t0))
+            traceback.print_exc()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
