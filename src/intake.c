@@ -367,19 +367,42 @@ read_notifies(intake_db *db)
 static bool
 adopt(intake_db *db)
 {
-	lws_adopt_desc_t info;
-	int			fd = dup(PQsocket(db->conn));
+	db->wsi = mana_worker_adopt(PQsocket(db->conn), "mana-sync-intake", db);
+	return db->wsi != NULL;
+}
 
-	if (fd < 0)
-		return false;
-	memset(&info, 0, sizeof(info));
-	info.vh = mana_worker_vhost();
-	info.type = LWS_ADOPT_RAW_FILE_DESC;
-	info.fd.filefd = fd;
-	info.vh_prot_name = "mana-sync-intake";
-	info.opaque = db;
-	db->wsi = lws_adopt_descriptor_vhost_via_info(&info);
-	return db->wsi != NULL;		/* on failure lws has closed fd */
+/*
+ * The result of the statement sent last: 1 (in *res), 0 (not yet), -1 (the
+ * connection is gone; lost() has been called).
+ */
+static int
+db_result(intake_db *db, PGresult **res)
+{
+	int			r = drain_results(db->conn, res);
+
+	if (r == 0)
+		return 0;
+	if (r < 0 || *res == NULL)
+	{
+		if (*res)
+			PQclear(*res);
+		*res = NULL;
+		lost(db);
+		return -1;
+	}
+	return 1;
+}
+
+/* the registry's (app, table) pairs from a result, which is then freed */
+static void
+load_pairs(intake_db *db, PGresult *res)
+{
+	int			i;
+
+	free_pairs(db);
+	for (i = 0; i < PQntuples(res); i++)
+		add_pair(db, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+	PQclear(res);
 }
 
 static void
@@ -423,16 +446,8 @@ step_db(intake_db *db, int64 now)
 			db->state = DB_CHECK;
 			return;
 		case DB_CHECK:
-			r = drain_results(db->conn, &res);
-			if (r == 0)
+			if (db_result(db, &res) <= 0)
 				return;
-			if (r < 0 || res == NULL)
-			{
-				if (res)
-					PQclear(res);
-				lost(db);
-				return;
-			}
 			if (PQntuples(res) == 0)
 			{
 				PQclear(res);
@@ -463,23 +478,9 @@ step_db(intake_db *db, int64 now)
 			db->state = DB_LISTEN;
 			return;
 		case DB_LISTEN:
-			r = drain_results(db->conn, &res);
-			if (r == 0)
+			if (db_result(db, &res) <= 0)
 				return;
-			if (r < 0 || res == NULL)
-			{
-				if (res)
-					PQclear(res);
-				lost(db);
-				return;
-			}
-			{
-				int			i;
-
-				for (i = 0; i < PQntuples(res); i++)
-					add_pair(db, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
-				PQclear(res);
-			}
+			load_pairs(db, res);
 			if (!adopt(db))
 			{
 				lost(db);
@@ -519,24 +520,9 @@ step_db(intake_db *db, int64 now)
 			}
 			return;
 		case DB_REFRESH:
-			r = drain_results(db->conn, &res);
-			if (r == 0)
+			if (db_result(db, &res) <= 0)
 				return;
-			if (r < 0 || res == NULL)
-			{
-				if (res)
-					PQclear(res);
-				lost(db);
-				return;
-			}
-			{
-				int			i;
-
-				free_pairs(db);
-				for (i = 0; i < PQntuples(res); i++)
-					add_pair(db, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
-				PQclear(res);
-			}
+			load_pairs(db, res);
 			read_notifies(db);
 			db->state = DB_LISTENING;
 			db->refresh_at = now + MANA_SCAN_MS;

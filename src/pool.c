@@ -17,8 +17,6 @@
  */
 #include "postgres.h"
 
-#include <unistd.h>
-
 #include "libpq-fe.h"
 #include "postmaster/postmaster.h"
 #include "utils/timestamp.h"
@@ -174,19 +172,8 @@ drop_conn(pool_conn *pc, int retry_ms)
 static bool
 adopt(pool_conn *pc)
 {
-	lws_adopt_desc_t info;
-	int			fd = dup(PQsocket(pc->conn));
-
-	if (fd < 0)
-		return false;
-	memset(&info, 0, sizeof(info));
-	info.vh = mana_worker_vhost();
-	info.type = LWS_ADOPT_RAW_FILE_DESC;
-	info.fd.filefd = fd;
-	info.vh_prot_name = "mana-sync-pool";
-	info.opaque = pc;
-	pc->wsi = lws_adopt_descriptor_vhost_via_info(&info);
-	return pc->wsi != NULL;		/* on failure lws has closed fd */
+	pc->wsi = mana_worker_adopt(PQsocket(pc->conn), "mana-sync-pool", pc);
+	return pc->wsi != NULL;
 }
 
 /* hand the next queued job to an idle connection */

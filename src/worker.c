@@ -259,6 +259,27 @@ mana_worker_broadcast(const char *app, const char *const *tables, int ntables)
 	mana_hub_broadcast(hub, app, tables, ntables);
 }
 
+/*
+ * Watch a libpq socket in the loop: lws adopts a dup of it (lws closes what
+ * it adopts; libpq keeps its own), as a raw file of the given protocol.
+ */
+struct lws *
+mana_worker_adopt(int sock, const char *protocol, void *opaque)
+{
+	lws_adopt_desc_t info;
+	int			fd = dup(sock);
+
+	if (fd < 0)
+		return NULL;
+	memset(&info, 0, sizeof(info));
+	info.vh = vhost;
+	info.type = LWS_ADOPT_RAW_FILE_DESC;
+	info.fd.filefd = fd;
+	info.vh_prot_name = protocol;
+	info.opaque = opaque;
+	return lws_adopt_descriptor_vhost_via_info(&info);	/* on failure lws closed fd */
+}
+
 struct lws_context *
 mana_worker_context(void)
 {

@@ -32,6 +32,7 @@ extern void mana_worker_change(const char *app, const char *table, const char *o
 							   const char *client);
 extern void mana_worker_broadcast(const char *app, const char *const *tables, int ntables);
 extern struct lws_context *mana_worker_context(void);
+extern struct lws *mana_worker_adopt(int sock, const char *protocol, void *opaque);
 extern struct lws_vhost *mana_worker_vhost(void);
 extern void mana_stat_add(mana_stat s, int64 n);
 extern void mana_stat_set(mana_stat s, uint64 v);

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import worker_test as w  # noqa: E402  (helpers: tokens, psql, WebSocket client)
@@ -279,27 +278,7 @@ TESTS = [t_http_end_to_end, t_http_errors_change_nothing, t_http_cors_and_keepal
 
 
 def main():
-    w.setup()
-    if not asyncio.run(w.ready()):
-        print("the worker is not serving the test database")
-        print("0 passed, 1 failed")
-        return 1
-    only = sys.argv[1:]
-    passed = failed = 0
-    for t in TESTS:
-        if only and t.__name__ not in only:
-            continue
-        t0 = time.time()
-        try:
-            asyncio.run(asyncio.wait_for(t(), 120))
-            passed += 1
-            print("ok   %-36s %.1fs" % (t.__name__, time.time() - t0))
-        except Exception:
-            failed += 1
-            print("FAIL %-36s %.1fs" % (t.__name__, time.time() - t0))
-            traceback.print_exc()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return w.run(TESTS, sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -602,16 +602,16 @@ def setup():
     psql("SELECT pg_reload_conf()")
 
 
-def main():
+def run(tests, names):
+    """run the tests (or those named), one line each, then the closing count"""
     setup()
     if not asyncio.run(ready()):
         print("the worker never listened to the test database")
         print("0 passed, 1 failed")
         return 1
-    only = sys.argv[1:]
     passed = failed = 0
-    for t in TESTS:
-        if only and t.__name__ not in only:
+    for t in tests:
+        if names and t.__name__ not in names:
             continue
         t0 = time.time()
         try:
@@ -624,6 +624,10 @@ def main():
             traceback.print_exc()
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
+
+
+def main():
+    return run(TESTS, sys.argv[1:])
 
 
 if __name__ == "__main__":
