@@ -23,6 +23,7 @@
 #include "wsproto.h"
 
 int			mana_max_body = 10 * 1024 * 1024;
+int			mana_request_timeout_ms = 30000;
 char	   *mana_cors_origins = NULL;
 
 typedef struct http_req
@@ -426,8 +427,9 @@ mana_http_request(struct lws *wsi, void **slot, const mana_path *path)
 		return submit(r, "SELECT mana_pull($1, $2, $3, $4, $5, $6::int)", 6, params);
 	}
 
-	/* POST /sync/{appId}: the body follows */
+	/* POST /sync/{appId}: the body follows, within mana_sync.request_timeout */
 	r->body_pending = true;
+	lws_set_timer_usecs(wsi, (lws_usec_t) mana_request_timeout_ms * 1000);
 	if (header(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, buf, 64) > 0 && strcasestr(buf, "chunked") != NULL)
 	{
 		/* lws 4.1 cannot de-chunk a request body; browsers send a length */
@@ -495,6 +497,7 @@ mana_http_body_done(struct lws *wsi, void **slot)
 	if (r == NULL)
 		return -1;
 	r->body_pending = false;
+	lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
 	if (r->ready)
 	{
 		lws_callback_on_writable(wsi);
@@ -541,6 +544,20 @@ mana_http_writeable(struct lws *wsi, void **slot)
 	if (rc < 0 || close_after)
 		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* the body did not arrive in time (a slow or stalled client): 408, close */
+void
+mana_http_timeout(struct lws *wsi, void **slot)
+{
+	http_req   *r = *slot;
+
+	if (r == NULL || !r->body_pending)
+		return;
+	free(r->body);
+	r->body = NULL;
+	r->close_after = true;
+	set_error(r, 408, "request timeout", "the body did not arrive within mana_sync.request_timeout");
 }
 
 void

@@ -645,6 +645,8 @@ callback_mana(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 				mana_stat_add(MANA_STAT_AUTH_FAILURES, 1);
 				conn_error(c, "authentication timed out", LWS_CLOSE_STATUS_POLICY_VIOLATION);
 			}
+			else if (c != NULL && !c->is_ws)
+				mana_http_timeout(wsi, &c->http);
 			break;
 
 		case LWS_CALLBACK_RECEIVE:
@@ -950,6 +952,10 @@ mana_worker_define_settings(void)
 	DefineCustomIntVariable("mana_sync.statement_timeout",
 							"Longest an HTTP sync request may run in the database; longer ones are cancelled and answered 504.",
 							NULL, &mana_statement_timeout_ms, 30000, 100, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("mana_sync.request_timeout",
+							"Time an HTTP request body has to arrive; slower ones get 408 and are closed.",
+							NULL, &mana_request_timeout_ms, 30000, 100, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("mana_sync.max_body",
 							"Largest HTTP request body; larger ones get 413.",

@@ -56,6 +56,8 @@ extern int	mana_http_body(struct lws *wsi, void **slot, const void *in, size_t l
 extern int	mana_http_body_done(struct lws *wsi, void **slot);
 extern int	mana_http_writeable(struct lws *wsi, void **slot);
 extern void mana_http_closed(void **slot);
+extern void mana_http_timeout(struct lws *wsi, void **slot);
+extern int	mana_request_timeout_ms;
 
 /* the HTTP endpoints' connection pool (pool.c) */
 #include "libpq-fe.h"

@@ -274,7 +274,80 @@ async def t_http_slow_and_idle_clients():
     trickle.close()
 
 
-TESTS = [t_http_end_to_end, t_http_errors_change_nothing, t_http_cors_and_keepalive, t_http_slow_and_idle_clients]
+async def t_http_request_timeout():
+    """a body that does not arrive within mana_sync.request_timeout: 408, closed, nothing written"""
+    w.psql("ALTER SYSTEM SET mana_sync.request_timeout = '1s'", db="postgres")
+    w.psql("SELECT pg_reload_conf()", db="postgres")
+    time.sleep(0.5)
+    try:
+        before = table_md5()
+        s = socket.create_connection(("127.0.0.1", PORT))
+        body = json.dumps({"changes": [insert("too-slow", "x", 7)]}).encode()
+        s.sendall(("POST /sync/todo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   "Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n" % (tok("hal"), len(body))).encode())
+        s.settimeout(0.2)
+        reply = b""
+        for i in range(40):     # one byte per 100 ms: 4 s for 40 bytes
+            try:
+                s.sendall(body[i:i + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            try:
+                reply += s.recv(4096)
+                if reply:
+                    break
+            except socket.timeout:
+                pass
+        assert reply.startswith(b"HTTP/1.1 408"), reply[:60]
+        assert table_md5() == before
+        assert served_quickly()
+        s.close()
+    finally:
+        w.psql("ALTER SYSTEM RESET mana_sync.request_timeout", db="postgres")
+        w.psql("SELECT pg_reload_conf()", db="postgres")
+
+
+async def t_http_queue_full():
+    """more requests than one database's queue holds: 503 with Retry-After, the rest served"""
+    import threading
+    w.psql("ALTER SYSTEM SET mana_sync.http_pool_size = 1", db="postgres")
+    w.psql("SELECT pg_reload_conf()", db="postgres")
+    time.sleep(0.5)
+    holder = subprocess.Popen(["psql", "-qX", "-d", DB, "-c",
+                               "BEGIN; SELECT 1 FROM tasks WHERE id = 'e2e-1' FOR UPDATE; SELECT pg_sleep(4); COMMIT;"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = []
+    lock = threading.Lock()
+
+    def one(i):
+        try:
+            st, hdrs, _ = request("POST", "/sync/todo", {"changes": [update("e2e-1", {"title": "q%d" % i}, 300 + i)]},
+                                  tok("hal"))
+        except Exception as e:  # noqa: BLE001
+            st, hdrs = repr(e), {}
+        with lock:
+            results.append((st, hdrs.get("retry-after")))
+    try:
+        time.sleep(0.5)
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(320)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        holder.wait()
+        w.psql("ALTER SYSTEM RESET mana_sync.http_pool_size", db="postgres")
+        w.psql("SELECT pg_reload_conf()", db="postgres")
+    busy = [r for r in results if r[0] == 503]
+    ok = [r for r in results if r[0] == 200]
+    print("    320 concurrent pushes, one pool connection, a row lock held 4 s: %d answered, %d got 503"
+          % (len(ok), len(busy)))
+    assert len(busy) > 0 and all(r[1] == "1" for r in busy), results[:5]
+    assert len(ok) > 0 and len(ok) + len(busy) == 320, set(r[0] for r in results)
+
+
+TESTS = [t_http_end_to_end, t_http_errors_change_nothing, t_http_cors_and_keepalive, t_http_slow_and_idle_clients,
+         t_http_request_timeout, t_http_queue_full]
 
 
 def main():
