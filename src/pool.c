@@ -110,9 +110,12 @@ finish(pool_conn *pc, PGresult *res, const char *fallback_error)
 	memset(&r, 0, sizeof(r));
 	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
 	{
+		int			c;
+
 		r.ok = true;
-		if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-			r.value = PQgetvalue(res, 0, 0);
+		for (c = 0; c < PQnfields(res) && c < 8 && PQntuples(res) > 0; c++)
+			r.values[c] = PQgetisnull(res, 0, c) ? NULL : PQgetvalue(res, 0, c);
+		r.value = r.values[0];
 	}
 	else if (res != NULL)
 	{

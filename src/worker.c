@@ -243,8 +243,38 @@ hub_wake(void *conn_data, void *hub_data)
 	ws_conn    *c = conn_data;
 
 	(void) hub_data;
-	if (c != NULL && c->wsi != NULL)
+	if (c == NULL)
+		return;
+	if (c->is_ws && c->wsi != NULL)
 		lws_callback_on_writable(c->wsi);
+	else if (c->http != NULL)
+		mana_http_stream_hint(c->http);	/* an event stream: pull again */
+}
+
+struct mana_hub_conn *
+mana_worker_join(const char *user, const char *app, const char *client, void *conn_data)
+{
+	struct mana_hub_conn *h = mana_hub_join(hub, user, app, client, conn_data);
+
+	sync_hub_stats();
+	return h;
+}
+
+void
+mana_worker_leave(struct mana_hub_conn *conn)
+{
+	mana_hub_leave(hub, conn);
+	sync_hub_stats();
+}
+
+/* the event stream pulls everything anyway: forget the pending hints */
+void
+mana_worker_drain(struct mana_hub_conn *conn)
+{
+	char		buf[8192];
+
+	while (mana_hub_pending(conn) && mana_hub_take(hub, conn, buf, sizeof(buf)) < sizeof(buf))
+		;
 }
 
 void
@@ -574,7 +604,7 @@ callback_mana(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 				case MANA_PATH_SYNC_PUSH:
 				case MANA_PATH_SYNC_PULL:
 				case MANA_PATH_SYNC_STREAM:
-					return c ? mana_http_request(wsi, &c->http, &path) : -1;
+					return c ? mana_http_request(wsi, &c->http, &path, c) : -1;
 				case MANA_PATH_INVALID:
 					return http_reply(wsi, HTTP_STATUS_BAD_REQUEST, "application/json",
 									  "{\"error\":\"bad request\",\"detail\":\"malformed path\"}\n");

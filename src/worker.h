@@ -51,12 +51,20 @@ extern int	mana_intake_callback(struct lws *wsi, enum lws_callback_reasons reaso
 extern int	mana_max_body;
 extern char *mana_cors_origins;
 extern mana_jwt_status mana_worker_verify(const char *token, mana_jwt_claims *claims);
-extern int	mana_http_request(struct lws *wsi, void **slot, const mana_path *path);
+extern int	mana_http_request(struct lws *wsi, void **slot, const mana_path *path, void *conn);
 extern int	mana_http_body(struct lws *wsi, void **slot, const void *in, size_t len);
 extern int	mana_http_body_done(struct lws *wsi, void **slot);
 extern int	mana_http_writeable(struct lws *wsi, void **slot);
 extern void mana_http_closed(void **slot);
 extern void mana_http_timeout(struct lws *wsi, void **slot);
+extern void mana_http_stream_hint(void *slot_value);
+
+/* the hub, for the event stream (worker.c) */
+struct mana_hub_conn;
+extern struct mana_hub_conn *mana_worker_join(const char *user, const char *app, const char *client,
+											  void *conn_data);
+extern void mana_worker_leave(struct mana_hub_conn *conn);
+extern void mana_worker_drain(struct mana_hub_conn *conn);
 extern int	mana_request_timeout_ms;
 
 /* the HTTP endpoints' connection pool (pool.c) */
@@ -69,6 +77,7 @@ typedef struct mana_pool_result
 {
 	bool		ok;
 	const char *value;			/* first column of the first row, or NULL */
+	const char *values[8];		/* the first row's columns (NULL: SQL NULL or none) */
 	const char *sqlstate;		/* on error */
 	const char *message;
 	const char *detail;

@@ -346,8 +346,93 @@ async def t_http_queue_full():
     assert len(ok) > 0 and len(ok) + len(busy) == 320, set(r[0] for r in results)
 
 
+class Stream:
+    """a Server-Sent Events reader over http.client"""
+
+    def __init__(self, path, token, last_event_id=None):
+        self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=5)
+        h = {"Authorization": "Bearer " + token, "Accept": "text/event-stream"}
+        if last_event_id:
+            h["Last-Event-ID"] = last_event_id
+        self.conn.request("GET", path, headers=h)
+        self.sock = self.conn.sock      # getresponse() lets go of it when the response ends with the connection
+        self.resp = self.conn.getresponse()
+        self.buf = b""
+
+    def event(self, timeout=3.0):
+        """the next event as a dict (id, event, data), skipping comments; None on timeout"""
+        end = time.time() + timeout
+        while True:
+            while b"\n\n" in self.buf:
+                raw, self.buf = self.buf.split(b"\n\n", 1)
+                ev = {}
+                for line in raw.decode().split("\n"):
+                    if line.startswith(":") or not line:
+                        continue
+                    k, _, v = line.partition(": ")
+                    ev[k] = v
+                if ev:
+                    if "data" in ev:
+                        ev["data"] = json.loads(ev["data"])
+                    return ev
+            if time.time() > end:
+                return None
+            self.sock.settimeout(max(0.05, end - time.time()))
+            try:
+                chunk = self.resp.read1(65536)
+            except (socket.timeout, TimeoutError):
+                return None
+            except http.client.IncompleteRead:
+                chunk = b""
+            if not chunk:
+                return {"closed": True}
+            self.buf += chunk
+
+    def close(self):
+        self.resp.close()
+        self.conn.close()
+        self.sock.close()
+
+
+async def t_http_stream():
+    st = Stream("/sync/todo/stream?collections=tasks", tok("hal"))
+    assert st.resp.status == 200, st.resp.status
+    assert st.resp.getheader("Content-Type").startswith("text/event-stream")
+    first = st.event()
+    assert first and "id" in first and first["data"]["syncedUntil"] == first["id"], first
+    known = {c["id"] for c in first["data"]["serverChanges"]}
+    assert "e2e-1" in known, known      # hal's rows from the earlier tests
+    # a write of the user arrives as one event, with a new cursor
+    w.psql("INSERT INTO tasks (id, user_id, title) VALUES ('sse-1', 'hal', 'streamed')")
+    ev = st.event()
+    assert ev and [c["id"] for c in ev["data"]["serverChanges"]] == ["sse-1"], ev
+    assert ev["id"] != first["id"]
+    # another user's write: nothing for hal
+    w.psql("INSERT INTO tasks (id, user_id, title) VALUES ('sse-ida', 'ida', 'not yours')")
+    quiet = st.event(timeout=0.8)
+    assert quiet is None, quiet
+    last = ev["id"]
+    st.close()
+    # while disconnected
+    w.psql("INSERT INTO tasks (id, user_id, title) VALUES ('sse-2', 'hal', 'while away')")
+    # resumed with Last-Event-ID: exactly what came after
+    st = Stream("/sync/todo/stream?collections=tasks", tok("hal"), last_event_id=last)
+    ev = st.event()
+    assert ev and [c["id"] for c in ev["data"]["serverChanges"]] == ["sse-2"], ev
+    st.close()
+    # refusals
+    assert request("GET", "/sync/todo/stream", token=tok("hal"))[0] == 400
+    assert request("GET", "/sync/todo/stream?collections=tasks")[0] == 401
+    assert request("GET", "/sync/nope/stream?collections=tasks", token=tok("hal"))[0] == 404
+    st = Stream("/sync/todo/stream?collections=nope", tok("hal"))
+    ev = st.event()
+    assert ev and ev.get("event") == "error", ev
+    assert st.event() == {"closed": True}
+    st.close()
+
+
 TESTS = [t_http_end_to_end, t_http_errors_change_nothing, t_http_cors_and_keepalive, t_http_slow_and_idle_clients,
-         t_http_request_timeout, t_http_queue_full]
+         t_http_request_timeout, t_http_queue_full, t_http_stream]
 
 
 def main():
