@@ -18,6 +18,7 @@
 
 #include <libwebsockets.h>
 
+#include "json.h"
 #include "jwt.h"
 #include "worker.h"
 #include "wsproto.h"
@@ -72,32 +73,16 @@ typedef struct http_req
 
 /* ---------------------------------------------------------------- helpers */
 
+/* s as a JSON string, malloc'd (json.c does the escaping) */
 static char *
 json_quote(const char *s)
 {
-	size_t		n = strlen(s);
-	char	   *q = malloc(n * 6 + 3);
-	char	   *p = q;
+	size_t		len = strlen(s);
+	size_t		need = mana_json_quote(s, len, NULL, 0);
+	char	   *q = malloc(need + 1);
 
-	if (q == NULL)
-		return NULL;
-	*p++ = '"';
-	for (; *s; s++)
-	{
-		unsigned char c = (unsigned char) *s;
-
-		if (c == '"' || c == '\\')
-		{
-			*p++ = '\\';
-			*p++ = (char) c;
-		}
-		else if (c < 0x20)
-			p += sprintf(p, "\\u%04x", c);
-		else
-			*p++ = (char) c;
-	}
-	*p++ = '"';
-	*p = '\0';
+	if (q != NULL)
+		mana_json_quote(s, len, q, need + 1);
 	return q;
 }
 
