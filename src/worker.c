@@ -623,6 +623,8 @@ callback_mana(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			return c ? mana_http_writeable(wsi, &c->http) : 0;
 
 		case LWS_CALLBACK_CLOSED_HTTP:
+		case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+			/* the per-session data may go away after either: drop what points at it */
 			if (c != NULL)
 				mana_http_closed(&c->http);
 			break;
