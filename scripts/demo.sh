@@ -17,7 +17,11 @@ fi
 mana_install_deps
 mana_build
 say "starting PostgreSQL 15 on port $PORT (socket in $DIR), shared_preload_libraries = mana_sync"
-mana_start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'mana_sync'"
+WS_PORT=${MANA_DEMO_WS_PORT:-3010}
+# development only: HS256 tokens signed with this secret are accepted
+SECRET=dev-only-secret
+mana_start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'mana_sync'" \
+    "mana_sync.port = $WS_PORT" "mana_sync.jwt_secret = '$SECRET'"
 export PGHOST=$DIR PGPORT=$PORT PGUSER=$PGOSUSER PGDATABASE=postgres
 
 psql -qX -v ON_ERROR_STOP=1 <<'SQL'
@@ -90,9 +94,36 @@ SELECT c->>'op' AS op, c->>'id' AS id, c->>'deletedAt' IS NOT NULL AS has_delete
   FROM jsonb_array_elements(mana_pull('todo', 'tasks', (SELECT since FROM cursors WHERE device = 'alice-phone'), 'alice')->'serverChanges') c;
 SQL
 
+# the push worker serves the same sync over HTTP (and WebSocket hints)
+token() {   # a development HS256 token for user $1
+    /usr/bin/python3 - "$1" "$SECRET" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+b = lambda d: base64.urlsafe_b64encode(d).rstrip(b"=").decode()
+h = b(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+p = b(json.dumps({"sub": sys.argv[1], "exp": int(time.time()) + 3600}).encode())
+print(h + "." + p + "." + b(hmac.new(sys.argv[2].encode(), (h + "." + p).encode(), hashlib.sha256).digest()))
+PY
+}
+for i in $(seq 1 40); do   # the worker finds the new database within a few seconds
+    curl -s "http://127.0.0.1:$WS_PORT/health" | grep -q '"databasesListened":[1-9]' && break
+    sleep 0.25
+done
+sleep 2
+say "over HTTP: alice-phone pushes with POST /sync/todo, bob pulls with GET /sync/todo/pull"
+curl -s -X POST "http://127.0.0.1:$WS_PORT/sync/todo" -H "Authorization: Bearer $(token alice)" \
+     -H "Content-Type: application/json" -H "X-Client-Id: alice-phone" \
+     -d '{"changes":[{"table":"tasks","id":"t-2","op":"insert","data":{"id":"t-2","title":"Call mum","updatedAt":"2026-03-27T09:00:00.000Z"}}]}'
+echo
+curl -s "http://127.0.0.1:$WS_PORT/sync/todo/pull?collection=tasks" -H "Authorization: Bearer $(token bob)"
+echo
+say "the worker's health"
+curl -s "http://127.0.0.1:$WS_PORT/health"
+
 cat <<EOT
 
 mana_sync is running: PostgreSQL 15 with shared_preload_libraries = 'mana_sync'.
-  try it:   psql -h $DIR -p $PORT -U $PGOSUSER todo_demo
-  stop it:  bash scripts/demo.sh stop
+  SQL:        psql -h $DIR -p $PORT -U $PGOSUSER todo_demo
+  HTTP/WS:    http://127.0.0.1:$WS_PORT  (/sync/todo, /ws/todo, /health, /metrics;
+              development tokens: HS256 with mana_sync.jwt_secret = '$SECRET')
+  stop it:    bash scripts/demo.sh stop
 EOT
