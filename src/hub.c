@@ -392,10 +392,12 @@ size_t
 mana_hub_take(mana_hub *hub, mana_hub_conn *c, char *buf, size_t buflen)
 {
 	const char *tables[MANA_HUB_MAX_PENDING];
+	int			idx[MANA_HUB_MAX_PENDING];
 	const char *app;
 	int			n = 0;
 	int			i;
 	int			j;
+	int			k;
 	size_t		len;
 
 	(void) hub;
@@ -404,29 +406,30 @@ mana_hub_take(mana_hub *hub, mana_hub_conn *c, char *buf, size_t buflen)
 	app = c->pending[0].app;
 	for (i = 0; i < c->npending; i++)
 		if (strcmp(c->pending[i].app, app) == 0)
-			tables[n++] = c->pending[i].table;
-	len = mana_ws_sync_available(app, tables, n, buf, buflen);
-	if (len >= buflen)
-		return len;				/* does not fit: keep everything pending */
-
-	/* drop the pairs of that app, keeping the others in order */
-	{
-		char	   *taken_app = c->pending[0].app;
-
-		for (i = 0, j = 0; i < c->npending; i++)
 		{
-			if (strcmp(c->pending[i].app, taken_app) == 0)
-			{
-				free(c->pending[i].table);
-				if (c->pending[i].app != taken_app)
-					free(c->pending[i].app);
-				continue;
-			}
-			c->pending[j++] = c->pending[i];
+			idx[n] = i;
+			tables[n++] = c->pending[i].table;
 		}
-		free(taken_app);
-		c->npending = j;
+	/* as many of the app's tables as fit; the rest wait for the next message */
+	len = mana_ws_sync_available(app, tables, n, buf, buflen);
+	while (len >= buflen && n > 1)
+		len = mana_ws_sync_available(app, tables, --n, buf, buflen);
+	if (len >= buflen)
+		return len;				/* not even one table fits: keep everything */
+
+	/* drop the taken pairs (the first n of that app), keeping the rest in order */
+	for (i = 0, j = 0, k = 0; i < c->npending; i++)
+	{
+		if (k < n && i == idx[k])
+		{
+			free(c->pending[i].table);
+			free(c->pending[i].app);
+			k++;
+			continue;
+		}
+		c->pending[j++] = c->pending[i];
 	}
+	c->npending = j;
 	return len;
 }
 

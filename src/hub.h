@@ -75,8 +75,9 @@ extern bool mana_hub_pending(const mana_hub_conn *conn);
 
 /*
  * Take the pending hints of one app (the first in arrival order) as a
- * sync-available message into buf (snprintf-like; when it does not fit,
- * nothing is taken and the needed length is returned).  Returns 0 when
+ * sync-available message into buf: as many of its tables as fit, the rest
+ * stay pending for the next message.  Only when not even one table fits is
+ * nothing taken (the needed length is returned, >= buflen).  Returns 0 when
  * nothing is pending.
  */
 extern size_t mana_hub_take(mana_hub *hub, mana_hub_conn *conn, char *buf, size_t buflen);

@@ -352,11 +352,15 @@ read_notifies(intake_db *db)
 		char	   *scratch = malloc(len + 1);
 
 		mana_stat_add(MANA_STAT_NOTIFICATIONS, 1);
-		if (scratch != NULL && mana_notify_decode(n->extra, len, &m, scratch) == 0)
-		{
+		/*
+		 * Any role may NOTIFY on this channel.  A hint only makes clients
+		 * pull (they get nothing that is not theirs), but a payload must at
+		 * least name this database, and only the registry (never a payload)
+		 * says which apps a database serves.
+		 */
+		if (scratch != NULL && mana_notify_decode(n->extra, len, &m, scratch) == 0 &&
+			strcmp(m.db, db->name) == 0)
 			mana_worker_change(m.app, m.table, m.owner, m.client);
-			add_pair(db, m.app, m.table);
-		}
 		else
 			elog(DEBUG1, "mana_sync intake: ignoring a malformed notification in \"%s\"", db->name);
 		free(scratch);

@@ -43,6 +43,7 @@ typedef struct pool_conn
 	struct lws *wsi;			/* adopted socket while busy */
 	mana_pool_job *job;
 	PGresult   *res;			/* the job's result, until the statement completes */
+	bool		flushing;		/* libpq holds unsent query bytes */
 	pool_db    *db;
 	int64		next_at;		/* ms: earliest reconnect */
 } pool_conn;
@@ -58,6 +59,7 @@ struct pool_db
 };
 
 static pool_db *dbs = NULL;
+static bool closing = false;	/* shutting down: fail jobs, run nothing again */
 
 int			mana_http_pool_size = 4;
 int			mana_statement_timeout_ms = 30000;
@@ -142,7 +144,7 @@ drop_conn(pool_conn *pc, int retry_ms)
 		lws_set_timeout(pc->wsi, PENDING_TIMEOUT_AWAITING_PROXY_RESPONSE, LWS_TO_KILL_ASYNC);
 		pc->wsi = NULL;
 	}
-	if (pc->job != NULL && pc->job->retries == 0 && pc->db != NULL)
+	if (pc->job != NULL && pc->job->retries == 0 && pc->db != NULL && !closing)
 	{
 		/*
 		 * The connection died under the job (typically an idle one that the
@@ -168,6 +170,7 @@ drop_conn(pool_conn *pc, int retry_ms)
 	if (pc->conn != NULL)
 		PQfinish(pc->conn);
 	pc->conn = NULL;
+	pc->flushing = false;
 	pc->state = PC_NONE;
 	pc->next_at = now_ms() + retry_ms;
 }
@@ -209,8 +212,47 @@ dispatch(pool_conn *pc)
 		}
 		pc->state = PC_BUSY;
 		if (pc->wsi == NULL && !adopt(pc))
+		{
 			drop_conn(pc, 200);
+			return;
+		}
+		/*
+		 * A large body does not fit the socket at once: libpq keeps the rest
+		 * until flushed, and the server says nothing before it has it all.
+		 * Flush as the socket becomes writable.
+		 */
+		switch (PQflush(pc->conn))
+		{
+			case 0:
+				break;
+			case 1:
+				pc->flushing = true;
+				lws_callback_on_writable(pc->wsi);
+				break;
+			default:
+				drop_conn(pc, 200);
+				break;
+		}
 		return;
+	}
+}
+
+/* answer every queued job with an error (each job's done() runs once) */
+static void
+fail_queued(pool_db *d, const char *why)
+{
+	while (d->head != NULL)
+	{
+		mana_pool_job *job = d->head;
+		pool_conn	tmp;
+
+		d->head = job->next;
+		if (d->head == NULL)
+			d->tail = NULL;
+		d->queued--;
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.job = job;
+		finish(&tmp, NULL, why);
 	}
 }
 
@@ -261,19 +303,8 @@ step(pool_db *d)
 							 PQerrorMessage(pc->conn));
 						drop_conn(pc, 1000);
 						/* nothing can run: fail what waits rather than hang */
-						while (d->head != NULL && i == 0)
-						{
-							mana_pool_job *job = d->head;
-							pool_conn	tmp;
-
-							d->head = job->next;
-							if (d->head == NULL)
-								d->tail = NULL;
-							d->queued--;
-							memset(&tmp, 0, sizeof(tmp));
-							tmp.job = job;
-							finish(&tmp, NULL, "cannot connect to the database");
-						}
+						if (i == 0)
+							fail_queued(d, "cannot connect to the database");
 						break;
 					default:
 						break;
@@ -286,6 +317,8 @@ step(pool_db *d)
 					drop_conn(pc, 0);	/* the pool shrank */
 				break;
 			case PC_BUSY:
+				if (pc->flushing && pc->wsi != NULL)
+					lws_callback_on_writable(pc->wsi);
 				break;
 		}
 		if (pc->state == PC_IDLE)
@@ -343,22 +376,18 @@ mana_pool_reload(void)
 void
 mana_pool_shutdown(void)
 {
+	closing = true;
 	while (dbs != NULL)
 	{
 		pool_db    *d = dbs;
 		int			i;
 
 		dbs = d->next;
+		/* every job is answered (its request forgets it) before it is freed */
 		for (i = 0; i < MANA_POOL_MAX; i++)
 			if (d->conns[i].state != PC_NONE)
 				drop_conn(&d->conns[i], 0);
-		while (d->head != NULL)
-		{
-			mana_pool_job *job = d->head;
-
-			d->head = job->next;
-			mana_pool_job_free(job);
-		}
+		fail_queued(d, "the server is shutting down");
 		free(d);
 	}
 }
@@ -371,10 +400,45 @@ mana_pool_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	pool_conn  *pc = lws_get_opaque_user_data(wsi);
 	PGresult   *res;
 
+	switch (reason)
+	{
+		case LWS_CALLBACK_RAW_RX_FILE:
+		case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+		case LWS_CALLBACK_RAW_CLOSE_FILE:
+		case LWS_CALLBACK_RAW_ADOPT_FILE:
+			break;
+		case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		case LWS_CALLBACK_ESTABLISHED:
+		case LWS_CALLBACK_HTTP:
+		case LWS_CALLBACK_RECEIVE:
+			return -1;			/* a client naming this internal protocol */
+		default:
+			return 0;
+	}
 	if (pc == NULL)
 		return reason == LWS_CALLBACK_RAW_RX_FILE ? -1 : 0;
 	switch (reason)
 	{
+		case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+			if (pc->conn != NULL && pc->state == PC_BUSY)
+			{
+				int			f = PQflush(pc->conn);
+
+				/*
+				 * lws clears the writable request after this callback, so
+				 * asking again here would be lost: mana_pool_poll() asks.
+				 */
+				pc->flushing = (f == 1);
+				if (f < 0)
+				{
+					lws_set_opaque_user_data(wsi, NULL);
+					pc->wsi = NULL;
+					drop_conn(pc, 200);
+					return -1;
+				}
+			}
+			return 0;
 		case LWS_CALLBACK_RAW_RX_FILE:
 			if (!PQconsumeInput(pc->conn))
 			{

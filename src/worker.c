@@ -629,6 +629,12 @@ callback_mana(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 				mana_http_closed(&c->http);
 			break;
 
+		case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+			/* only our public protocol: "mana-sync-intake" is internal */
+			if (strcmp(lws_get_protocol(wsi)->name, "mana-sync") != 0)
+				return -1;
+			break;
+
 		case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 			/* a WebSocket upgrade: check the limit and the route (>0: we answered) */
 			if (nconns >= mana_max_connections || shutting_down)

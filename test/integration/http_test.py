@@ -346,6 +346,18 @@ async def t_http_queue_full():
     assert len(ok) > 0 and len(ok) + len(busy) == 320, set(r[0] for r in results)
 
 
+async def t_http_large_body():
+    """a body far larger than a socket buffer reaches the database (the pool flushes it)"""
+    changes = [insert("big-%05d" % i, "x" * 300, 20) for i in range(3000)]
+    body = json.dumps({"changes": changes})
+    assert len(body) > 1_000_000
+    for _ in range(6):      # more than the pool has connections
+        st, _, res = request("POST", "/sync/todo", {"changes": changes}, tok("jan"))
+        assert st == 200, (st, res)
+    assert w.psql("SELECT count(*) FROM tasks WHERE user_id = 'jan'") == "3000"
+    assert served_quickly()
+
+
 class Stream:
     """a Server-Sent Events reader over http.client"""
 
@@ -432,7 +444,7 @@ async def t_http_stream():
 
 
 TESTS = [t_http_end_to_end, t_http_errors_change_nothing, t_http_cors_and_keepalive, t_http_slow_and_idle_clients,
-         t_http_request_timeout, t_http_queue_full, t_http_stream]
+         t_http_request_timeout, t_http_queue_full, t_http_stream, t_http_large_body]
 
 
 def main():

@@ -103,7 +103,7 @@ test_coalescing(void **state)
 	assert_int_equal(d.wakes, 3);
 	/* one message per app, tables in arrival order */
 	assert_string_equal(next_msg(hub, &d), "{\"type\":\"sync-available\",\"appId\":\"todo\",\"tables\":[\"tasks\",\"lists\"]}");
-	/* a buffer too small takes nothing */
+	/* a buffer too small for even one table takes nothing */
 	assert_true(mana_hub_take(hub, d.conn, buf, 10) >= 10);
 	assert_true(mana_hub_pending(d.conn));
 	assert_string_equal(next_msg(hub, &d), "{\"type\":\"sync-available\",\"appId\":\"notes\",\"tables\":[\"pages\"]}");
@@ -173,6 +173,46 @@ test_broadcast_and_limits(void **state)
 	mana_hub_destroy(hub);
 }
 
+/* many long table names: split over several messages, none lost */
+static void
+test_split_messages(void **state)
+{
+	mana_hub   *hub = mana_hub_create(NULL, NULL);
+	mana_hub_conn *c = mana_hub_join(hub, "u", "", "", NULL);
+	char		t[MANA_HUB_MAX_NAME + 1];
+	char		buf[2048];
+	int			i;
+	int			msgs = 0;
+	int			tables = 0;
+	size_t		n;
+
+	(void) state;
+	for (i = 0; i < 40; i++)
+	{
+		memset(t, 'a' + (i % 26), MANA_HUB_MAX_NAME);
+		snprintf(t + MANA_HUB_MAX_NAME - 4, 5, "%04d", i);
+		assert_int_equal(mana_hub_change(hub, "app", t, "u", NULL), 1);
+	}
+	while ((n = mana_hub_take(hub, c, buf, sizeof(buf))) > 0)
+	{
+		char		suffix[8];
+
+		assert_true(n < sizeof(buf));
+		msgs++;
+		/* each name ends with its number and a quote */
+		for (i = 0; i < 40; i++)
+		{
+			snprintf(suffix, sizeof(suffix), "%04d\"", i);
+			if (strstr(buf, suffix) != NULL)
+				tables++;
+		}
+	}
+	assert_false(mana_hub_pending(c));
+	assert_true(msgs > 1);
+	assert_int_equal(tables, 40);
+	mana_hub_destroy(hub);
+}
+
 static void
 test_many_users(void **state)
 {
@@ -211,6 +251,7 @@ main(void)
 		cmocka_unit_test(test_coalescing),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_broadcast_and_limits),
+		cmocka_unit_test(test_split_messages),
 		cmocka_unit_test(test_many_users),
 	};
 
