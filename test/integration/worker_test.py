@@ -347,6 +347,26 @@ async def t_limits():
             assert e.status_code == 404, (path, e.status_code)
 
 
+async def t_internal_protocols_refused():
+    """the worker's internal lws protocols cannot be asked for by a client"""
+    for proto in ("mana-sync-pool", "mana-sync-intake"):
+        try:
+            ws = await websockets.connect(WS + "/ws/todo", subprotocols=[proto], open_timeout=5)
+        except (websockets.InvalidHandshake, OSError):
+            continue            # refused during the handshake
+        try:
+            await asyncio.wait_for(ws.recv(), 2)
+            raise AssertionError("a connection on %s answered" % proto)
+        except websockets.ConnectionClosed:
+            continue            # closed at once
+        except asyncio.TimeoutError:
+            raise AssertionError("a connection on %s stayed open" % proto)
+    # and the public protocol still works
+    ws = await connect()
+    assert (await auth(ws, token("HS256", sub="kay")))["type"] == "auth-ok"
+    await ws.close()
+
+
 async def t_max_connections():
     psql("ALTER SYSTEM SET mana_sync.max_connections = 3", db="postgres")
     psql("SELECT pg_reload_conf()", db="postgres")
@@ -586,7 +606,7 @@ async def t_postmaster_death():
 
 TESTS = [
     t_auth_each_algorithm, t_auth_refusals, t_auth_timeout, t_routing, t_coalescing_and_stalled_client,
-    t_limits, t_max_connections, t_health_and_metrics, t_connection_churn_memory, t_sighup_new_jwks, t_listener_terminated,
+    t_limits, t_internal_protocols_refused, t_max_connections, t_health_and_metrics, t_connection_churn_memory, t_sighup_new_jwks, t_listener_terminated,
     t_worker_terminated, t_new_database_served, t_fast_shutdown, t_postmaster_death,
 ]
 
