@@ -33,6 +33,8 @@ mana_install_deps() {
 
 mana_build() {
     say "building (warnings are errors)"
+    # from scratch, so that -Werror sees every file
+    make -C "$MANA_ROOT" -s clean >/dev/null
     make -C "$MANA_ROOT" -s MANA_WERROR=1 >/dev/null
     make -C "$MANA_ROOT" -s install >/dev/null
 }

@@ -391,8 +391,8 @@ mana_hub_pending(const mana_hub_conn *c)
 size_t
 mana_hub_take(mana_hub *hub, mana_hub_conn *c, char *buf, size_t buflen)
 {
-	const char *tables[MANA_HUB_MAX_PENDING];
-	int			idx[MANA_HUB_MAX_PENDING];
+	const char *tables[MANA_HUB_MAX_PENDING] = {0};
+	int			idx[MANA_HUB_MAX_PENDING] = {0};
 	const char *app;
 	int			n = 0;
 	int			i;
