@@ -18,7 +18,7 @@ mkdir -p "$OUT"
 HERE="$MANA_ROOT/bench/ws"
 
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-trap 'kill $PEER 2>/dev/null; mana_stop_cluster "$DIR"' EXIT
+trap '[ -n "$PEER" ] && kill $PEER 2>/dev/null; mana_stop_cluster "$DIR"' EXIT
 PEER=
 
 mana_install_deps
