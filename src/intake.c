@@ -62,6 +62,7 @@ typedef struct intake_db
 	bool		in_catalog;
 	bool		listened_before;	/* a reconnect must hint everyone */
 	bool		counted;
+	bool		warned;			/* a query failure was logged */
 	int64		refresh_at;		/* ms: next registry read */
 	char		registry[2 * NAMEDATALEN + 32];	/* quoted schema.mana_sync_registry */
 	/* the registry: (app, table) pairs, for hints after a reconnect and app lookup */
@@ -391,9 +392,24 @@ db_result(intake_db *db, PGresult **res)
 		if (*res)
 			PQclear(*res);
 		*res = NULL;
-		lost(db);
+		if (PQstatus(db->conn) == CONNECTION_OK)
+		{
+			/*
+			 * The server refused the query (say the worker's role may not read
+			 * the registry): not a lost connection.  Say so once and try
+			 * again slowly rather than reconnecting in a loop.
+			 */
+			if (!db->warned)
+				elog(LOG, "mana_sync intake: cannot listen in database \"%s\": %s(retrying every 30 s)",
+					 db->name, PQerrorMessage(db->conn));
+			db->warned = true;
+			disconnect(db, 30000);
+		}
+		else
+			lost(db);
 		return -1;
 	}
+	db->warned = false;
 	return 1;
 }
 
