@@ -54,3 +54,6 @@ unit: $(UNIT_TESTS)
 clean: clean-unit
 clean-unit:
 	rm -f $(UNIT_TESTS)
+
+# libFuzzer harnesses of the pure C (make fuzz FUZZ_SECONDS=10; see test/fuzz/README.md)
+include test/fuzz/fuzz.mk

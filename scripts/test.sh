@@ -55,6 +55,15 @@ run_sql_suites() {  # run_sql_suites LABEL DIR
     count "$label" "$ok" "$bad"
 }
 
+say "fuzzing the parsers (libFuzzer, ASan+UBSan, ${MANA_FUZZ_SECONDS:-10}s each)"
+set +e
+make -C "$MANA_ROOT" -s fuzz FUZZ_SECONDS="${MANA_FUZZ_SECONDS:-10}" 2>&1 | tee "$WORK.fuzz.log"
+set -e
+ok=$(grep -c '^fuzz .*: ok' "$WORK.fuzz.log" || true)
+bad=$(grep -c '^fuzz .*: FAILED' "$WORK.fuzz.log" || true)
+[ "$ok" -gt 0 ] || bad=$((bad + 1))
+count "fuzz (libFuzzer)" "$ok" "$bad"
+
 say "pg_regress + isolation, extension loaded on demand"
 mana_start_cluster "$WORK/plain" "$PORT"
 run_sql_suites "sql-suites (no preload)" "$WORK/plain"
