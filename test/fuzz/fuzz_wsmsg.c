@@ -10,7 +10,8 @@
  *  - AUTH: token 1..MANA_WS_MAX_TOKEN and clientId 0..MANA_WS_MAX_CLIENT
  *    bytes, valid UTF-8, no NUL; a canonical frame rebuilt from them
  *    (mana_json_quote) parses to the same token and clientId;
- *  - a frame that parses is valid UTF-8 and at most 16 KiB;
+ *  - a frame that parses is valid UTF-8 and at most 16 KiB; the replies
+ *    (pong, auth-ok) are the documented text;
  *  - the formatters (mana_ws_error with the input as message,
  *    mana_ws_sync_available with input pieces as app and tables) always
  *    produce valid JSON of the documented shape, carrying a valid-UTF-8
@@ -102,6 +103,21 @@ append_quoted(char *buf, size_t *pos, const char *s)
 
 	mana_json_quote(s, strlen(s), buf + *pos, n + 1);
 	*pos += n;
+}
+
+/* the fixed replies: exact text, snprintf-like */
+static void
+check_reply(size_t (*fn) (char *, size_t), const char *want)
+{
+	char		buf[64];
+	char		small[5];
+
+	if (fn(NULL, 0) != strlen(want) || fn(buf, sizeof(buf)) != strlen(want) ||
+		strcmp(buf, want) != 0)
+		abort();
+	if (fn(small, sizeof(small)) != strlen(want) || strlen(small) != 4 ||
+		memcmp(small, want, 4) != 0)
+		abort();
 }
 
 static void
@@ -294,6 +310,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case MANA_WS_MSG_PING:
 			if (m.error != NULL || m.token[0] || m.client_id[0])
 				abort();
+			check_reply(mana_ws_pong, "{\"type\":\"pong\"}");
 			break;
 		case MANA_WS_MSG_AUTH:
 			{
@@ -307,6 +324,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					!utf8_valid((const unsigned char *) m.client_id, cl))
 					abort();
 				check_auth_roundtrip(&m);
+				check_reply(mana_ws_auth_ok, "{\"type\":\"auth-ok\"}");
 				break;
 			}
 		default:
