@@ -528,8 +528,9 @@ ws_parse_query(const char *q, size_t n, mana_path *out)
  * '#' (anything else must be percent-encoded); percent escapes must be
  * well-formed in the path as well as in the query.  The path is matched
  * as is (not decoded).  A decoded clientId must also be valid UTF-8.
- * INVALID is decided before NOT_FOUND, so "/nope?x=%zz" is INVALID.  For
- * kinds other than MANA_PATH_WS, app_id and client_id are "".
+ * INVALID is decided before NOT_FOUND, so "/nope?x=%zz" is INVALID.
+ * client_id is set only for MANA_PATH_WS; app_id for MANA_PATH_WS and the
+ * MANA_PATH_SYNC_* routes, "" otherwise.
  */
 mana_path_kind
 mana_path_parse(const char *target, size_t len, mana_path *out)
