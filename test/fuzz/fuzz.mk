@@ -38,7 +38,7 @@ FUZZ_SRCS_wsmsg   = src/wsproto.c src/json.c
 FUZZ_SRCS_path    = src/wsproto.c src/json.c
 FUZZ_SRCS_hub     = src/hub.c src/wsproto.c src/json.c
 
-FUZZ_HEADERS = $(wildcard src/*.h)
+FUZZ_HEADERS = $(wildcard src/*.h) test/fuzz/fuzz_util.h
 
 # one explicit dependency line per harness (no pattern rule that PGXS
 # could pick up for anything else)

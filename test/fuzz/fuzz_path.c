@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "wsproto.h"
+#include "fuzz_util.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,54 +31,6 @@ app_char(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 		(c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-}
-
-static int
-utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t		i = 0;
-
-	while (i < n)
-	{
-		unsigned char c = s[i];
-		size_t		need,
-					k;
-		unsigned char lo = 0x80,
-					hi = 0xbf;
-
-		if (c < 0x80)
-		{
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			need = 2;
-		else if (c >= 0xe0 && c <= 0xef)
-		{
-			need = 3;
-			if (c == 0xe0)
-				lo = 0xa0;
-			if (c == 0xed)
-				hi = 0x9f;
-		}
-		else if (c >= 0xf0 && c <= 0xf4)
-		{
-			need = 4;
-			if (c == 0xf0)
-				lo = 0x90;
-			if (c == 0xf4)
-				hi = 0x8f;
-		}
-		else
-			return 0;
-		if (n - i < need || s[i + 1] < lo || s[i + 1] > hi)
-			return 0;
-		for (k = 2; k < need; k++)
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-		i += need;
-	}
-	return 1;
 }
 
 /* path part (before '?') equals prefix + app + suffix */
