@@ -6,7 +6,8 @@ EXTVERSION = 0.1.0
 MODULE_big = mana_sync
 
 PURE_OBJS = src/iso8601.o src/b64url.o src/cursor.o src/lww.o src/names.o \
-            src/notify_payload.o src/json.o src/jwt.o src/wsproto.o src/hub.o
+            src/notify_payload.o src/json.o src/jwt.o src/wsproto.o src/hub.o \
+            src/chunked.o
 GLUE_OBJS = src/mana_sync.o src/tablemeta.o src/jsonconv.o \
             src/trigger.o src/changeset.o src/pull.o \
             src/shmem.o src/worker.o src/intake.o src/pool.o src/http.o
@@ -40,7 +41,8 @@ UNIT_CFLAGS = -std=c11 -g -O1 -Wall -Wextra -Werror -Isrc \
               -fno-omit-frame-pointer
 UNIT_TESTS  = test/unit/test_iso8601 test/unit/test_b64url test/unit/test_cursor \
               test/unit/test_lww test/unit/test_names test/unit/test_notify_payload \
-              test/unit/test_json test/unit/test_jwt test/unit/test_wsproto test/unit/test_hub
+              test/unit/test_json test/unit/test_jwt test/unit/test_wsproto test/unit/test_hub \
+              test/unit/test_chunked
 PURE_SRCS   = $(PURE_OBJS:.o=.c)
 
 test/unit/%: test/unit/%.c $(PURE_SRCS) src/*.h

@@ -18,6 +18,7 @@
 
 #include <libwebsockets.h>
 
+#include "chunked.h"
 #include "json.h"
 #include "jwt.h"
 #include "worker.h"
@@ -62,6 +63,9 @@ typedef struct http_req
 	mana_pool_job *job;			/* in flight */
 	bool		body_pending;	/* a POST whose body is still arriving */
 	bool		close_after;	/* answer, then close (the body is not read) */
+	bool		unframed;		/* a POST without Content-Length: always close */
+	bool		chunked;		/* Transfer-Encoding: chunked, decoded here */
+	mana_chunked dechunk;
 	/* the answer */
 	bool		ready;
 	int			status;
@@ -233,6 +237,10 @@ write_answer(struct lws *wsi, http_req *r)
 	if (r->retry_after != NULL &&
 		lws_add_http_header_by_name(wsi, (const unsigned char *) "retry-after:",
 									(const unsigned char *) r->retry_after, (int) strlen(r->retry_after), &p, end))
+		return -1;
+	if ((r->close_after || r->unframed) &&
+		lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+									 (const unsigned char *) "close", 5, &p, end))
 		return -1;
 	if (lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
@@ -686,6 +694,46 @@ mana_http_request(struct lws *wsi, void **slot, const mana_path *path, void *con
 	if (header(wsi, WSI_TOKEN_ORIGIN, buf, sizeof(r->origin)) > 0 && origin_allowed(buf))
 		strlcpy(r->origin, buf, sizeof(r->origin));
 
+	/*
+	 * How the body is framed.  lws reads a POST without Content-Length as
+	 * up to 100 MB of raw body, so a chunked body is decoded here
+	 * (chunked.c), and such a connection is closed after the answer: lws
+	 * would take whatever follows for more body.  A length and a coding
+	 * together are refused, as two parsers could disagree about where
+	 * the request ends.
+	 */
+	if (is_post)
+	{
+		bool		has_length = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+		int			n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING);
+
+		r->unframed = !has_length;
+		if (n > 0)
+		{
+			r->close_after = true;
+			if (has_length)
+			{
+				set_error(r, 400, "bad request", "send Content-Length or Transfer-Encoding, not both");
+				return 0;
+			}
+			if (header(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, buf, 64) <= 0 ||
+				strcasecmp(buf, "chunked") != 0)
+			{
+				set_error(r, 501, "not implemented", "the only transfer coding accepted is chunked");
+				return 0;
+			}
+			r->close_after = false;
+			r->chunked = true;
+			mana_chunked_init(&r->dechunk);
+		}
+		else if (!has_length)
+		{
+			r->close_after = true;
+			set_error(r, 411, "length required", "send Content-Length or a chunked body");
+			return 0;
+		}
+	}
+
 	if (is_options)
 	{
 		/* CORS preflight */
@@ -789,13 +837,6 @@ mana_http_request(struct lws *wsi, void **slot, const mana_path *path, void *con
 	/* POST /sync/{appId}: the body follows, within mana_sync.request_timeout */
 	r->body_pending = true;
 	lws_set_timer_usecs(wsi, (lws_usec_t) mana_request_timeout_ms * 1000);
-	if (header(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, buf, 64) > 0 && strcasestr(buf, "chunked") != NULL)
-	{
-		/* lws 4.1 cannot de-chunk a request body; browsers send a length */
-		r->close_after = true;
-		set_error(r, 411, "length required", "send the body with Content-Length (chunked bodies are not supported)");
-		return 0;
-	}
 	if (header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, buf, 256) <= 0 ||
 		strncasecmp(buf, "application/json", 16) != 0)
 	{
@@ -811,22 +852,10 @@ mana_http_request(struct lws *wsi, void **slot, const mana_path *path, void *con
 	return 0;
 }
 
-int
-mana_http_body(struct lws *wsi, void **slot, const void *in, size_t len)
+/* room for len more bytes and a NUL in r->body; false when out of memory */
+static bool
+body_reserve(http_req *r, size_t len)
 {
-	http_req   *r = *slot;
-
-	if (r == NULL || r->ready)
-		return 0;				/* already answered (error): drain and ignore */
-	if (r->len + len > (size_t) mana_max_body)
-	{
-		/* a chunked body that grew too large */
-		free(r->body);
-		r->body = NULL;
-		r->close_after = true;
-		set_error(r, 413, "payload too large", "the body is over mana_sync.max_body");
-		return 0;
-	}
 	if (r->len + len + 1 > r->cap)
 	{
 		size_t		ncap = Max(r->cap * 2, r->len + len + 1);
@@ -835,12 +864,73 @@ mana_http_body(struct lws *wsi, void **slot, const void *in, size_t len)
 		ncap = Max(ncap, 4096);
 		nb = realloc(r->body, ncap);
 		if (nb == NULL)
-		{
-			set_error(r, 503, "unavailable", "out of memory");
-			return 0;
-		}
+			return false;
 		r->body = nb;
 		r->cap = ncap;
+	}
+	return true;
+}
+
+/* raw bytes of a chunked body: decode; at its end, run the push */
+static int
+chunked_body(struct lws *wsi, void **slot, http_req *r, const void *in, size_t len)
+{
+	size_t		consumed,
+				produced;
+	mana_chunked_status st;
+
+	if (!body_reserve(r, len))
+	{
+		r->close_after = true;
+		set_error(r, 503, "unavailable", "out of memory");
+		return 0;
+	}
+	st = mana_chunked_feed(&r->dechunk, in, len, r->body + r->len, &consumed, &produced);
+	r->len += produced;
+	if (r->len > (size_t) mana_max_body)
+	{
+		free(r->body);
+		r->body = NULL;
+		r->close_after = true;
+		set_error(r, 413, "payload too large", "the body is over mana_sync.max_body");
+		return 0;
+	}
+	if (st == MANA_CHUNKED_ERROR)
+	{
+		char		detail[128];
+
+		snprintf(detail, sizeof(detail), "bad chunked body: %s", r->dechunk.error);
+		r->close_after = true;
+		set_error(r, 400, "bad request", detail);
+		return 0;
+	}
+	if (st == MANA_CHUNKED_DONE)
+		return mana_http_body_done(wsi, slot);
+	return 0;
+}
+
+int
+mana_http_body(struct lws *wsi, void **slot, const void *in, size_t len)
+{
+	http_req   *r = *slot;
+
+	if (r == NULL || r->ready || !r->body_pending)
+		return 0;				/* already answered (error), or complete: ignore */
+	if (r->chunked)
+		return chunked_body(wsi, slot, r, in, len);
+	if (r->len + len > (size_t) mana_max_body)
+	{
+		/* more than Content-Length said (lws should not let this happen) */
+		free(r->body);
+		r->body = NULL;
+		r->close_after = true;
+		set_error(r, 413, "payload too large", "the body is over mana_sync.max_body");
+		return 0;
+	}
+	if (!body_reserve(r, len))
+	{
+		set_error(r, 503, "unavailable", "out of memory");
+		return 0;
 	}
 	memcpy(r->body + r->len, in, len);
 	r->len += len;
@@ -862,7 +952,7 @@ mana_http_body_done(struct lws *wsi, void **slot)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	if (r->body == NULL)
+	if (r->body == NULL || r->len == 0)
 	{
 		set_error(r, 400, "bad request", "the body is empty");
 		return 0;
@@ -898,7 +988,7 @@ mana_http_writeable(struct lws *wsi, void **slot)
 		return stream_writeable(wsi, r);
 	if (r == NULL || !r->ready || (r->body_pending && !r->close_after))
 		return 0;
-	close_after = r->close_after;
+	close_after = r->close_after || r->unframed;
 	rc = write_answer(wsi, r);
 	req_free(r);
 	*slot = NULL;

@@ -24,7 +24,7 @@ FUZZ_MAX_LEN   ?= 8192
 FUZZ_RUN_FLAGS ?= -timeout=10 -rss_limit_mb=2048
 FUZZ_ARTIFACTS ?= test/fuzz/artifacts
 
-FUZZ_NAMES = iso8601 cursor notify json jwt wsmsg path hub
+FUZZ_NAMES = iso8601 cursor notify json jwt wsmsg path hub chunked
 FUZZERS    = $(patsubst %,test/fuzz/fuzz_%,$(FUZZ_NAMES))
 
 # the src/*.c each harness links (and -l flags)
@@ -37,6 +37,7 @@ FUZZ_LIBS_jwt     = -lcrypto
 FUZZ_SRCS_wsmsg   = src/wsproto.c src/json.c
 FUZZ_SRCS_path    = src/wsproto.c src/json.c
 FUZZ_SRCS_hub     = src/hub.c src/wsproto.c src/json.c
+FUZZ_SRCS_chunked = src/chunked.c
 
 FUZZ_HEADERS = $(wildcard src/*.h) test/fuzz/fuzz_util.h
 

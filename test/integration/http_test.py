@@ -214,19 +214,126 @@ async def t_http_cors_and_keepalive():
         st, _, _ = request("GET", "/sync/nope/pull?collection=tasks", token=tok("hal"), conn=conn)
         assert st == 404, st
     conn.close()
-    # a chunked body: lws 4.1 cannot read one; refused with 411, nothing written
+    conn.close()
+
+
+def raw_request(data, pieces=1, delay=0.0, timeout=10):
+    """send bytes on a fresh socket (in `pieces` parts, `delay` apart) and read
+    until the server closes; returns (status, headers dict, body bytes, closed)"""
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=timeout)
+    step = max(1, -(-len(data) // pieces))
+    try:
+        for i in range(0, len(data), step):
+            s.sendall(data[i:i + step])
+            if delay:
+                time.sleep(delay)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    buf = b""
+    closed = False
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            buf += chunk
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        closed = True
+    s.close()
+    head, _, body = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else None
+    hdrs = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    return status, hdrs, body, closed
+
+
+def chunk_encode(body, size, ext=b"", trailer=b""):
+    out = b""
+    for i in range(0, len(body), size):
+        part = body[i:i + size]
+        out += b"%x%s\r\n%s\r\n" % (len(part), ext, part)
+    return out + b"0\r\n" + trailer + b"\r\n"
+
+
+def post_head(extra, token):
+    return ("POST /sync/todo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+            "Content-Type: application/json\r\nX-Client-Id: dev-chunk\r\n%s\r\n" % (token, extra)).encode()
+
+
+async def t_http_chunked_bodies():
+    t = tok("hal")
+    # http.client's chunked upload, three chunks: applied, then the connection closes
     conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
     body = json.dumps({"changes": [insert("chunked-1", "in pieces", 5)]}).encode()
-    try:
-        conn.request("POST", "/sync/todo", body=iter([body[:10], body[10:30], body[30:]]), encode_chunked=True,
-                     headers={"Authorization": "Bearer " + tok("hal"), "Content-Type": "application/json"})
-        r = conn.getresponse()
-        r.read()
-        assert r.status == 411, r.status
-    except (BrokenPipeError, ConnectionResetError):
-        pass   # answered 411 and closed before the client had sent it all
-    assert w.psql("SELECT count(*) FROM tasks WHERE id = 'chunked-1'") == "0"
+    conn.request("POST", "/sync/todo", body=iter([body[:10], body[10:30], body[30:]]), encode_chunked=True,
+                 headers={"Authorization": "Bearer " + t, "Content-Type": "application/json"})
+    r = conn.getresponse()
+    res = json.loads(r.read())
+    assert r.status == 200, (r.status, res)
+    assert r.getheader("connection", "").lower() == "close", r.getheaders()
+    assert "syncedUntil" in res, res
     conn.close()
+    assert w.psql("SELECT title FROM tasks WHERE id = 'chunked-1'") == "in pieces"
+
+    # extensions, a trailer, 7-byte chunks, sent in 25 pieces 20 ms apart
+    body = json.dumps({"changes": [insert("chunked-2", "slowly chunked", 6)]}).encode()
+    st, hdrs, rb, closed = raw_request(
+        post_head("Transfer-Encoding: chunked\r\n", t) +
+        chunk_encode(body, 7, b";x=1", b"X-Checksum: none\r\n"), pieces=25, delay=0.02)
+    assert st == 200 and closed, (st, rb)
+    assert w.psql("SELECT title FROM tasks WHERE id = 'chunked-2'") == "slowly chunked"
+
+    # the same push again changes nothing
+    before = table_md5()
+    st, _, rb, _ = raw_request(post_head("Transfer-Encoding: chunked\r\n", t) + chunk_encode(body, 100))
+    assert st == 200, (st, rb)
+    assert table_md5() == before
+
+    # refusals: each closes the connection and writes nothing
+    bad_body = json.dumps({"changes": [insert("chunked-bad", "never", 7)]}).encode()
+    good = chunk_encode(bad_body, 16)
+    cases = [
+        ("bare LF", post_head("Transfer-Encoding: chunked\r\n", t) + good.replace(b"\r\n", b"\n", 1), 400),
+        ("size lies", post_head("Transfer-Encoding: chunked\r\n", t) + b"5\r\n" + bad_body + b"\r\n0\r\n\r\n", 400),
+        ("not hex", post_head("Transfer-Encoding: chunked\r\n", t) + b"zz\r\n" + bad_body, 400),
+        ("gzip", post_head("Transfer-Encoding: gzip, chunked\r\n", t) + good, 501),
+        ("both framings", post_head("Transfer-Encoding: chunked\r\nContent-Length: %d\r\n" % len(good), t) + good, 400),
+        ("no length", post_head("", t) + bad_body, 411),
+        ("empty body", post_head("Transfer-Encoding: chunked\r\n", t) + b"0\r\n\r\n", 400),
+        ("bad token", post_head("Transfer-Encoding: chunked\r\n", "x.y.z") + good, 401),
+    ]
+    for name, data, want in cases:
+        st, hdrs, rb, closed = raw_request(data)
+        assert st == want, (name, st, rb)
+        assert closed, (name, "connection left open")
+        assert hdrs.get("content-type", "").startswith("application/json") and b'"error"' in rb, (name, hdrs, rb)
+    assert w.psql("SELECT count(*) FROM tasks WHERE id = 'chunked-bad'") == "0"
+
+    # a request pipelined after a chunked body is not mistaken for body or served
+    st, _, rb, closed = raw_request(post_head("Transfer-Encoding: chunked\r\n", t) + chunk_encode(bad_body, 50) +
+                                    b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert st == 200 and closed and rb.count(b"HTTP/1.1") == 0, (st, rb)
+    assert w.psql("SELECT count(*) FROM tasks WHERE id = 'chunked-bad'") == "1"
+
+    # over mana_sync.max_body: 413 before the body ends
+    w.psql("ALTER SYSTEM SET mana_sync.max_body = '4kB'", db="postgres")
+    w.psql("SELECT pg_reload_conf()", db="postgres")
+    time.sleep(0.5)
+    try:
+        big = json.dumps({"changes": [insert("chunked-big-%d" % i, "x" * 50, 1) for i in range(200)]}).encode()
+        st, _, rb, closed = raw_request(post_head("Transfer-Encoding: chunked\r\n", t) + chunk_encode(big, 1000))
+        assert st == 413 and closed, (st, rb)
+    finally:
+        w.psql("ALTER SYSTEM RESET mana_sync.max_body", db="postgres")
+        w.psql("SELECT pg_reload_conf()", db="postgres")
+    assert w.psql("SELECT count(*) FROM tasks WHERE id LIKE 'chunked-big-%'") == "0"
+    assert served_quickly()
 
 
 def served_quickly():
@@ -443,7 +550,8 @@ async def t_http_stream():
     st.close()
 
 
-TESTS = [t_http_end_to_end, t_http_errors_change_nothing, t_http_cors_and_keepalive, t_http_slow_and_idle_clients,
+TESTS = [t_http_end_to_end, t_http_errors_change_nothing, t_http_cors_and_keepalive, t_http_chunked_bodies,
+         t_http_slow_and_idle_clients,
          t_http_request_timeout, t_http_queue_full, t_http_stream, t_http_large_body]
 
 
