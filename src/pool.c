@@ -36,6 +36,13 @@ typedef enum pconn_state
 
 typedef struct pool_db pool_db;
 
+/*
+ * libpq never shrinks a connection's buffers: after a query or a result
+ * of this size the connection is closed and opened again, so one big
+ * request does not keep the worker's memory up.
+ */
+#define MANA_POOL_BIG (1024 * 1024)
+
 typedef struct pool_conn
 {
 	pconn_state state;
@@ -44,6 +51,7 @@ typedef struct pool_conn
 	mana_pool_job *job;
 	PGresult   *res;			/* the job's result, until the statement completes */
 	bool		flushing;		/* libpq holds unsent query bytes */
+	bool		big;			/* the job moved over MANA_POOL_BIG bytes */
 	pool_db    *db;
 	int64		next_at;		/* ms: earliest reconnect */
 } pool_conn;
@@ -211,6 +219,14 @@ dispatch(pool_conn *pc)
 			return;
 		}
 		pc->state = PC_BUSY;
+		{
+			size_t		bytes = strlen(job->sql);
+			int			i;
+
+			for (i = 0; i < job->nparams; i++)
+				bytes += job->params[i] ? strlen(job->params[i]) : 0;
+			pc->big = bytes > MANA_POOL_BIG;
+		}
 		if (pc->wsi == NULL && !adopt(pc))
 		{
 			drop_conn(pc, 200);
@@ -453,10 +469,22 @@ mana_pool_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 				if (res == NULL)
 				{
 					/* the statement is done: answer, then take the next job */
+					if (pc->res != NULL && PQresultStatus(pc->res) == PGRES_TUPLES_OK &&
+						PQntuples(pc->res) > 0 && PQgetlength(pc->res, 0, 0) > MANA_POOL_BIG)
+						pc->big = true;
 					finish(pc, pc->res, "no result");
 					if (pc->res)
 						PQclear(pc->res);
 					pc->res = NULL;
+					if (pc->big)
+					{
+						/* a fresh connection instead of libpq's grown buffers */
+						mana_worker_trim_wanted = true;
+						lws_set_opaque_user_data(wsi, NULL);
+						pc->wsi = NULL;
+						drop_conn(pc, 0);
+						return -1;
+					}
 					pc->state = PC_IDLE;
 					dispatch(pc);
 					break;

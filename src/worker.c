@@ -22,6 +22,7 @@
  */
 #include "postgres.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -73,6 +74,9 @@ static struct lws_vhost *vhost = NULL;
 static mana_hub *hub = NULL;
 static mana_jwks *jwks = NULL;
 static lws_sorted_usec_list_t tick_sul;
+static unsigned int churn;		/* connections ended since the last trim */
+bool		mana_worker_trim_wanted;	/* a big buffer was freed */
+static int	trim_ticks;
 static int	nconns = 0;			/* open client connections (HTTP and WS) */
 static bool shutting_down = false;
 
@@ -623,6 +627,8 @@ callback_mana(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			return c ? mana_http_writeable(wsi, &c->http) : 0;
 
 		case LWS_CALLBACK_CLOSED_HTTP:
+			churn++;
+			/* FALLTHROUGH */
 		case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 			/* the per-session data may go away after either: drop what points at it */
 			if (c != NULL)
@@ -742,6 +748,7 @@ callback_mana(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			return conn_writable(c);
 
 		case LWS_CALLBACK_CLOSED:
+			churn++;
 			if (c != NULL && c->is_ws)
 			{
 				if (c->counted)
@@ -791,6 +798,21 @@ static const struct lws_protocols protocols[] = {
 static void
 tick(lws_sorted_usec_list_t *sul)
 {
+	/*
+	 * After many connections have come and gone (a burst, a reconnect
+	 * storm), hand the freed heap back: glibc keeps freed small blocks
+	 * (header tables, wsi structs) otherwise, and the worker's RSS would
+	 * stay at its peak.  At most every 5 s, only after churn or a big
+	 * request (pool.c).
+	 */
+	if (++trim_ticks >= 25)
+	{
+		trim_ticks = 0;
+		if (churn >= 64 || mana_worker_trim_wanted)
+			(void) malloc_trim(0);
+		churn = 0;
+		mana_worker_trim_wanted = false;
+	}
 	/* a safety net: the loop comes round at least this often */
 	lws_sul_schedule(ctx, 0, sul, tick, 200 * LWS_US_PER_MS);
 }
@@ -868,6 +890,14 @@ mana_sync_worker_main(Datum main_arg)
 		}
 	}
 
+	/*
+	 * Big buffers (request bodies, query results) from mmap, always: glibc
+	 * would otherwise raise its threshold after the first one is freed and
+	 * keep the next ones in the heap, and the worker's RSS would stay at
+	 * the size of the biggest request it ever served.
+	 */
+	(void) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+
 	hub = mana_hub_create(hub_wake, NULL);
 	if (hub == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("mana_sync: out of memory")));
@@ -881,12 +911,19 @@ mana_sync_worker_main(Datum main_arg)
 		ereport(ERROR, (errmsg("mana_sync: could not create an event loop")));
 
 	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_LIBEV;
+	info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_VALIDATE_UTF8;
 	info.foreign_loops = (void **) &evloop;
 	info.port = mana_port;
 	info.iface = (mana_listen_address && mana_listen_address[0]) ? mana_listen_address : NULL;
 	info.protocols = protocols;
 	info.timeout_secs = 10;		/* slow or silent HTTP clients */
+	/*
+	 * Room for the request line and headers: a token of MANA_JWT_MAX_TOKEN
+	 * bytes plus what browsers send.  A request over it is dropped by lws
+	 * unanswered (lws 4.1 has no hook to send 431).  The space is taken
+	 * only while a request's headers are read.
+	 */
+	info.max_http_header_data = 16384;
 	info.fd_limit_per_thread = (unsigned int) mana_max_connections + 256;
 	info.ka_time = 0;
 	before_shmem_exit(worker_cleanup, (Datum) 0);
