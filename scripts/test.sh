@@ -81,14 +81,16 @@ for db in contrib_regression isolation_regression mana_regress; do
         -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 done
 
-# run_py LABEL SCRIPT: an integration script against the preloaded cluster
+# run_py LABEL SCRIPT: an integration script (test/integration/SCRIPT, or a
+# path from the repository's root) against the preloaded cluster
 run_py() {
     local label=$1 script=$2 rc ok bad
+    [[ $script == */* ]] || script=test/integration/$script
     set +e
     PGHOST=$WORK/preload PGPORT=$PORT PGUSER=$PGOSUSER MANA_WS_PORT=$WS_PORT \
     MANA_JWKS_FILE=$WORK/jwks.json MANA_JWT_SECRET=test-secret \
     MANA_PGDATA=$WORK/preload/data MANA_PGOSUSER=$PGOSUSER \
-        timeout 600 /usr/bin/python3 "$MANA_ROOT/test/integration/$script" 2>&1 | tee "$WORK.it.log"
+        timeout 600 /usr/bin/python3 "$MANA_ROOT/$script" 2>&1 | tee "$WORK.it.log"
     rc=${PIPESTATUS[0]}
     set -e
     ok=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $1 }' "$WORK.it.log" | tail -1)
@@ -100,6 +102,8 @@ run_py() {
 
 say "HTTP sync endpoint tests"
 run_py "http integration" http_test.py
+say "convergence torture: 8 devices of 3 users over SQL and HTTP, exact cursor 30 s, naive cursor 15 s"
+run_py "convergence torture" test/torture/torture.py
 # last: its final tests stop the cluster
 say "push worker integration tests (WebSocket client: python3-websockets)"
 run_py "worker integration" worker_test.py
