@@ -387,28 +387,35 @@ class Device:
         dead = sorted(i for i, r in rows.items() if self.deleted(r))
         unknown = [i for i in pool if i not in rows]
         base = self.now()
-        x = self.rng.random()
-        if (x < 0.12 and unknown) or not live:
-            self.insert(table, self.rng.choice(unknown or pool), base)
-        elif x < 0.14:
-            self.insert(table, self.rng.choice(live), base)             # insert of a known id: merges
-        elif x < 0.72:
-            self.update(table, self.rng.choice(live), base)
-        elif x < 0.80:
-            # without restores only odd ids are deleted, so that half of the rows stay alive
-            mortal = live if self.run.restores else [i for i in live if int(i.rsplit(spec["prefix"], 1)[1]) % 2]
-            if mortal:
-                self.delete(table, self.rng.choice(mortal), base)
-            else:
-                self.update(table, self.rng.choice(live), base)
-        elif x < 0.88 and dead and self.run.restores:
-            self.update(table, self.rng.choice(dead), base, restore=True)
-        elif x < 0.92 and unknown:
-            self.update(table, self.rng.choice(unknown), base)          # update of an unseen id
-        elif x < 0.94 and unknown and self.run.restores:
-            self.delete(table, self.rng.choice(unknown), base)          # delete of an unseen id
-        else:
-            self.update(table, self.rng.choice(live), base)
+        n = len(pool)
+        restores = self.run.restores
+        # without restores only odd ids are deleted, so that half of the rows stay alive
+        mortal = live if restores else [i for i in live if int(i.rsplit(spec["prefix"], 1)[1]) % 2]
+        # deletes are likelier the more rows are alive and restores the more are deleted,
+        # so that about a third of the rows are deleted whatever the run's length
+        p_delete = 0.08 * len(mortal) / n
+        p_restore = 0.20 * len(dead) / n if restores else 0
+        r = self.rng
+        if not live:
+            if dead and restores and r.random() < 0.5:
+                return self.update(table, r.choice(dead), base, restore=True)
+            return self.insert(table, r.choice(unknown or pool), base)  # may merge into a deleted row
+        bands = [(0.02, lambda: self.insert(table, r.choice(live), base))]     # a known id: merges
+        if unknown:
+            bands += [(0.10, lambda: self.insert(table, r.choice(unknown), base)),
+                      (0.03, lambda: self.update(table, r.choice(unknown), base))]  # creates the row
+            if restores:
+                bands.append((0.02, lambda: self.delete(table, r.choice(unknown), base)))  # a tombstone
+        if mortal:
+            bands.append((p_delete, lambda: self.delete(table, r.choice(mortal), base)))
+        if p_restore:
+            bands.append((p_restore, lambda: self.update(table, r.choice(dead), base, restore=True)))
+        x = r.random()
+        for p, change in bands:
+            if x < p:
+                return change()
+            x -= p
+        self.update(table, r.choice(live), base)
 
     def insert(self, table, rid, base):
         spec = TABLES[table]
