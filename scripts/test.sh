@@ -109,6 +109,27 @@ say "push worker integration tests (WebSocket client: python3-websockets)"
 run_py "worker integration" worker_test.py
 mana_stop_cluster "$WORK/preload"
 
+# ---- ASan stage (scripts/asan.sh) -------------------------------------
+# http_test.py and worker_test.py once more, against mana_sync built with
+# -fsanitize=address in a private copy of PostgreSQL under /tmp/mana-asan
+# (ports 55481 and 3081); fails on any AddressSanitizer report.  About 2
+# minutes.  MANA_SKIP_ASAN=1 skips it: for local runs only, CI runs it.
+if [ "${MANA_SKIP_ASAN:-0}" = 1 ]; then
+    say "integration suite with the extension built with -fsanitize=address: SKIPPED (MANA_SKIP_ASAN=1)"
+else
+    say "integration suite with the extension built with -fsanitize=address"
+    set +e
+    timeout 900 bash "$MANA_ROOT/scripts/asan.sh" 2>&1 | tee "$WORK.asan.log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    ok=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $1 }' "$WORK.asan.log" | tail -1)
+    bad=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $3 }' "$WORK.asan.log" | tail -1)
+    ok=${ok:-0}; bad=${bad:-0}
+    if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
+    count "integration under ASan" "$ok" "$bad"
+fi
+# ---- end of the ASan stage ----------------------------------------------
+
 echo
 if [ $failed -gt 0 ]; then echo "failed: ${failures[*]}"; fi
 echo "$passed passed, $failed failed"
