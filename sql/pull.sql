@@ -87,3 +87,20 @@ CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.n := NE
 CREATE TRIGGER aa_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION touch();
 SELECT c->>'id' AS id, c->'data'->>'n' AS n FROM jsonb_array_elements(push('A', :'c', 7, 10)->'serverChanges') c WHERE c->>'id' = 'e1';
 DROP TRIGGER aa_touch ON items;
+-- a device that saw a row only as a tombstone (a delete travels without its
+-- fields) and restores it gets the whole row back, though the row's last
+-- writer is inside its cursor (found by test/torture)
+CREATE TABLE restores (id text PRIMARY KEY, owner text NOT NULL, title text);
+SELECT mana_sync_enable('restores', 'shop', owner_column => 'owner') IS NOT NULL AS enabled;
+SELECT mana_apply_changeset('{"appId":"shop","clientId":"B","changes":[
+  {"table":"restores","id":"r","op":"insert","data":{"title":"milk","updatedAt":"2026-01-01T00:00:01.000Z"}},
+  {"table":"restores","id":"r","op":"delete","deletedAt":"2026-01-01T00:00:02.000Z"}]}', 'pat') IS NOT NULL AS applied;
+SELECT c->>'op' AS op, c ? 'data' AS has_data
+  FROM jsonb_array_elements(mana_pull('shop', 'restores', NULL, 'pat', 'A')->'serverChanges') c;
+SELECT mana_pull('shop', 'restores', NULL, 'pat', 'A')->>'syncedUntil' AS c \gset
+SELECT mana_apply_changeset(jsonb_build_object('appId', 'shop', 'clientId', 'A', 'since', :'c', 'changes',
+  '[{"table":"restores","id":"r","op":"update","fields":{"deletedAt":{"value":null,"at":"2026-01-01T00:00:03.000Z"}}}]'::jsonb),
+  'pat') AS r \gset
+SELECT c->>'id' AS id, c->'data'->>'title' AS title, c->'data'->>'deletedAt' AS deleted_at
+  FROM jsonb_array_elements((:'r'::jsonb)->'serverChanges') c;
+DROP TABLE restores;

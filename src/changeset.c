@@ -76,6 +76,7 @@ typedef struct row_state
 	bool		exists;
 	int32		version;
 	uint64		prior_xid;		/* sync_xid of the row as read */
+	bool		prior_deleted;	/* deleted_at was set as read */
 	bool		known;			/* after the write, the client holds exactly this row */
 	HeapTuple	tup;
 	Jsonb	   *cur_fts;
@@ -601,6 +602,8 @@ read_rows(apply_ctx *cx, tbl_group *g, List *rows)
 		r->version = isnull ? 0 : DatumGetInt32(d);
 		d = SPI_getbinval(tup, g->desc, t->xid_idx + 1, &isnull);
 		r->prior_xid = isnull ? 0 : U64FromFullTransactionId(DatumGetFullTransactionId(d));
+		(void) SPI_getbinval(tup, g->desc, t->deleted_idx + 1, &isnull);
+		r->prior_deleted = !isnull;
 		d = SPI_getbinval(tup, g->desc, t->field_ts_idx + 1, &isnull);
 		r->cur_fts = isnull ? NULL : DatumGetJsonbP(d);
 		r->cur_extra = NULL;
@@ -1269,8 +1272,14 @@ row_is_known(mana_table *t, row_state *r, const mana_cursor *since)
 
 	if (!t->rows_are_plain || !r->dirty || r->conflicted || r->skipped)
 		return false;
+	/*
+	 * The client saw the row as it was read, and applied its own changes.
+	 * Not if that was a tombstone: deleted rows travel without their
+	 * fields, so a restore must bring them.
+	 */
 	if (r->exists)
-		return since->has_snap && mana_snapshot_visible(&since->snap, r->prior_xid);
+		return !r->prior_deleted &&
+			since->has_snap && mana_snapshot_visible(&since->snap, r->prior_xid);
 	for (i = 0; i < t->ncols; i++)
 		if (t->cols[i].role == MANA_COL_FIELD && t->cols[i].hasdefault && !r->touched[i])
 			return false;
