@@ -15,7 +15,7 @@ OBJS = $(PURE_OBJS) $(GLUE_OBJS)
 
 DATA = sql/mana_sync--$(EXTVERSION).sql
 
-REGRESS = enable lww types trigger skew ownership pull badinput
+REGRESS = enable lww types trigger skew ownership pull badinput security
 REGRESS_OPTS = --load-extension=mana_sync --dbname=mana_regress
 
 # isolation specs (concurrency, NOTIFY) live in test/isolation

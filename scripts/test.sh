@@ -102,15 +102,21 @@ run_py() {
 
 say "HTTP sync endpoint tests"
 run_py "http integration" http_test.py
+say "security review, network surfaces (user isolation over HTTP, SSE and WebSocket)"
+run_py "security" security_test.py
 say "convergence torture: 8 devices of 3 users over SQL and HTTP, exact cursor 30 s, naive cursor 15 s"
 run_py "convergence torture" test/torture/torture.py
+say "hostile clients: a 20,000-connection burst, slowloris, bad frames, huge tokens and changesets"
+run_py "hostile clients" hostile_test.py
+say "faults: kill -9 of the worker, pg_ctl restart, listener terminated, disk full, statement timeout"
+run_py "faults" fault_test.py
 # last: its final tests stop the cluster
 say "push worker integration tests (WebSocket client: python3-websockets)"
 run_py "worker integration" worker_test.py
 mana_stop_cluster "$WORK/preload"
 
 # ---- ASan stage (scripts/asan.sh) -------------------------------------
-# http_test.py and worker_test.py once more, against mana_sync built with
+# the integration scripts once more, against mana_sync built with
 # -fsanitize=address in a private copy of PostgreSQL under /tmp/mana-asan
 # (ports 55481 and 3081); fails on any AddressSanitizer report.  About 2
 # minutes.  MANA_SKIP_ASAN=1 skips it: for local runs only, CI runs it.

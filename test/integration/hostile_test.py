@@ -110,10 +110,15 @@ def rss_settled(base, slack_kb, timeout=10):
 
 async def t_burst_20000_connections():
     """20,000 WebSocket connection attempts in one burst, over
-    mana_sync.max_connections = 2000: each is answered, 101 or 503"""
+    mana_sync.max_connections = 2000 (less if the file limits are lower):
+    each is answered, 101 or 503"""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    set_conf("mana_sync.max_connections", 2000)
+    # 2,000 held at most, fewer where the worker may open fewer files
+    with open("/proc/%d/limits" % w.worker_pid()) as f:
+        wlimit = int(next(line for line in f if line.startswith("Max open files")).split()[3])
+    max_conns = max(100, min(2000, wlimit - 300, hard // 2 - 300))
+    set_conf("mana_sync.max_connections", max_conns)
     probe = Probe("burst-probe")
     try:
         await probe.start()
@@ -143,10 +148,11 @@ async def t_burst_20000_connections():
         for c in held:
             c.close()
         refused = stat("connections_refused") - refused0
-        print("    20,000 attempts in %.1fs: %s; refused counted %d" % (took, results, refused))
+        print("    20,000 attempts in %.1fs, max_connections %d: %s; refused counted %d"
+              % (took, max_conns, results, refused))
         assert sum(results.values()) == 20000
         assert set(results) <= {101, 503}, results
-        assert results.get(503, 0) > 0 and results.get(101, 0) >= 2000, results
+        assert results.get(503, 0) > 0 and results.get(101, 0) >= max_conns, results
         assert refused == results[503], (refused, results)
         probe.check("the burst")
         assert w.wait_for(lambda: health_connections() <= 1, 15)
@@ -240,7 +246,7 @@ async def t_slowloris():
         assert w.wait_for(lambda: health_connections() <= 1, 15)
         rss = rss_settled(base, 2048)
         print("    worker RSS %d kB -> %d kB" % (base, rss))
-        assert rss - base <= 2048, rss - base
+        assert rss - base <= 2048, "worker memory grew by %d kB" % (rss - base)
     finally:
         await probe.stop()
         set_conf("mana_sync.request_timeout", None)
@@ -291,7 +297,7 @@ async def t_bad_frames():
         probe.check("bad frames")
         rss = rss_settled(base, 2048)
         print("    %d cases x 3; worker RSS %d kB -> %d kB" % (len(cases), base, rss))
-        assert rss - base <= 2048, rss - base
+        assert rss - base <= 2048, "worker memory grew by %d kB" % (rss - base)
     finally:
         await probe.stop()
 
@@ -347,7 +353,7 @@ async def t_huge_changesets():
         probe.check("huge changesets")
         rss = rss_settled(base, 4096)
         print("    worker RSS %d kB -> %d kB" % (base, rss))
-        assert rss - base <= 4096, rss - base
+        assert rss - base <= 4096, "worker memory grew by %d kB" % (rss - base)
     finally:
         await probe.stop()
         set_conf("mana_sync.max_body", None)
