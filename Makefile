@@ -10,7 +10,7 @@ PURE_OBJS = src/iso8601.o src/b64url.o src/cursor.o src/lww.o src/names.o \
             src/chunked.o
 GLUE_OBJS = src/mana_sync.o src/tablemeta.o src/jsonconv.o \
             src/trigger.o src/changeset.o src/pull.o \
-            src/shmem.o src/worker.o src/intake.o src/pool.o src/http.o
+            src/shmem.o src/hintring.o src/worker.o src/intake.o src/pool.o src/http.o
 OBJS = $(PURE_OBJS) $(GLUE_OBJS)
 
 DATA = sql/mana_sync--$(EXTVERSION).sql

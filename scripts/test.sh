@@ -71,9 +71,11 @@ mana_stop_cluster "$WORK/plain"
 
 say "pg_regress + isolation, shared_preload_libraries = mana_sync"
 WS_PORT=${MANA_TEST_WS_PORT:-3091}
-mana_start_cluster "$WORK/preload" "$PORT" "shared_preload_libraries = 'mana_sync'" \
-    "mana_sync.port = $WS_PORT" "mana_sync.jwks_file = '$WORK/jwks.json'" \
+PRELOAD_CONF=("shared_preload_libraries = 'mana_sync'"
+    "mana_sync.port = $WS_PORT" "mana_sync.jwks_file = '$WORK/jwks.json'"
     "mana_sync.jwt_secret = 'test-secret'" "mana_sync.auth_timeout = '1s'"
+    "max_prepared_transactions = 10")
+mana_start_cluster "$WORK/preload" "$PORT" "${PRELOAD_CONF[@]}"
 run_sql_suites "sql-suites (preloaded)" "$WORK/preload"
 # the suites leave their databases behind; app ids must be unique in a cluster
 for db in contrib_regression isolation_regression mana_regress; do
@@ -110,9 +112,19 @@ say "hostile clients: a 20,000-connection burst, slowloris, bad frames, huge tok
 run_py "hostile clients" hostile_test.py
 say "faults: kill -9 of the worker, pg_ctl restart, listener terminated, disk full, statement timeout"
 run_py "faults" fault_test.py
+say "commit_hook intake: abort, two-phase commit, ring overflow, notify mode per session"
+run_py "commit_hook intake" hook_test.py
 # last: its final tests stop the cluster
 say "push worker integration tests (WebSocket client: python3-websockets)"
 run_py "worker integration" worker_test.py
+mana_stop_cluster "$WORK/preload"
+
+# the worker's and the HTTP layer's tests once more with hints through
+# LISTEN/NOTIFY (the suites above ran in the default mode, commit_hook)
+say "HTTP and push worker tests again, mana_sync.notify_mode = notify"
+mana_start_cluster "$WORK/preload" "$PORT" "${PRELOAD_CONF[@]}" "mana_sync.notify_mode = 'notify'"
+run_py "http integration (notify mode)" http_test.py
+run_py "worker integration (notify mode)" worker_test.py
 mana_stop_cluster "$WORK/preload"
 
 # ---- ASan stage (scripts/asan.sh) -------------------------------------

@@ -197,6 +197,7 @@ CREATE FUNCTION mana_sync_worker_stats(
     OUT connections bigint, OUT authenticated_users bigint, OUT databases_listened bigint,
     OUT auth_failures bigint, OUT notifications_received bigint, OUT messages_sent bigint,
     OUT hints_coalesced bigint, OUT hints_dropped bigint, OUT listener_reconnects bigint,
-    OUT connections_refused bigint, OUT frames_refused bigint)
+    OUT connections_refused bigint, OUT frames_refused bigint,
+    OUT ring_hints bigint, OUT ring_overflows bigint)
     RETURNS record
     AS 'MODULE_PATHNAME', 'mana_sync_worker_stats' LANGUAGE C STABLE;

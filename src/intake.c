@@ -272,6 +272,22 @@ add_pair(intake_db *db, const char *app, const char *table)
 	db->npairs++;
 }
 
+static void broadcast_db(intake_db *db);
+
+/*
+ * Hints were lost for this database (NULL: for every database): every
+ * connection of its apps should pull.
+ */
+void
+mana_intake_broadcast_db(const char *dbname)
+{
+	int			i;
+
+	for (i = 0; i < ndbs; i++)
+		if (dbs[i] != NULL && (dbname == NULL || strcmp(dbs[i]->name, dbname) == 0))
+			broadcast_db(dbs[i]);
+}
+
 /* every connection of this database's apps should pull */
 static void
 broadcast_db(intake_db *db)

@@ -69,9 +69,12 @@ _PG_init(void)
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 
+	mana_hintring_define_settings();
+
 	/* the push worker exists only when preloaded (its settings are PGC_POSTMASTER) */
 	if (process_shared_preload_libraries_in_progress)
 	{
+		mana_hintring_preload_settings();
 		mana_worker_define_settings();
 		mana_shmem_init();
 		mana_worker_register();

@@ -173,6 +173,8 @@ typedef enum mana_stat
 	MANA_STAT_LISTENER_RECONNECTS,
 	MANA_STAT_CONNECTIONS_REFUSED,
 	MANA_STAT_FRAMES_REFUSED,
+	MANA_STAT_RING_HINTS,		/* hints taken from the commit_hook ring */
+	MANA_STAT_RING_OVERFLOWS,	/* commits whose hints did not fit */
 	MANA_STAT_COUNT
 } mana_stat;
 
@@ -185,6 +187,26 @@ typedef struct mana_stats
 extern mana_stats *mana_shared;
 extern const char *const mana_stat_names[MANA_STAT_COUNT];
 extern void mana_shmem_init(void);
+
+/* ---- commit_hook intake (hintring.c) ---- */
+typedef enum mana_notify_mode_t
+{
+	MANA_NOTIFY_NOTIFY,
+	MANA_NOTIFY_COMMIT_HOOK
+} mana_notify_mode_t;
+
+extern int	mana_notify_mode;
+extern void mana_hintring_define_settings(void);
+extern void mana_hintring_preload_settings(void);
+extern Size mana_hintring_shmem_size(void);
+extern void mana_hintring_shmem_startup(void);
+extern bool mana_hintring_active(void);
+extern bool mana_hintring_record(const char *dbname, const char *payload);
+extern int	mana_hintring_fd(void);
+extern void mana_hintring_ack(void);
+extern void mana_hintring_drain(void (*deliver) (const char *payload, size_t len),
+								void (*broadcast) (const char *dbname));
+extern bool mana_hintring_pending(void);
 
 /* ---- trigger (trigger.c) ---- */
 extern Oid	mana_apply_relid;	/* table being written by apply, or 0 */

@@ -35,6 +35,7 @@ mana_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(mana_stats)));
+	RequestAddinShmemSpace(mana_hintring_shmem_size());
 }
 
 static void
@@ -53,6 +54,7 @@ mana_shmem_startup(void)
 		for (i = 0; i < MANA_STAT_COUNT; i++)
 			pg_atomic_init_u64(&mana_shared->counters[i], 0);
 	}
+	mana_hintring_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -77,6 +79,8 @@ const char *const mana_stat_names[MANA_STAT_COUNT] = {
 	"listener_reconnects",
 	"connections_refused",
 	"frames_refused",
+	"ring_hints",
+	"ring_overflows",
 };
 
 /*

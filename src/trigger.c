@@ -343,7 +343,9 @@ queue_notify(trig_cache *c, TriggerData *td, HeapTuple tuple)
 	if (last_lxid == MyProc->lxid && last_subid == GetCurrentSubTransactionId() &&
 		strcmp(last_payload, payload) == 0)
 		return;
-	Async_Notify("mana_sync", payload);
+	/* commit_hook mode: to the worker at commit, through shared memory */
+	if (!mana_hintring_record(my_dbname, payload))
+		Async_Notify("mana_sync", payload);
 	last_lxid = MyProc->lxid;
 	last_subid = GetCurrentSubTransactionId();
 	strlcpy(last_payload, payload, sizeof(last_payload));

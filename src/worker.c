@@ -46,6 +46,7 @@
 #include "hub.h"
 #include "jwt.h"
 #include "mana_sync.h"
+#include "notify_payload.h"
 #include "wsproto.h"
 #include "worker.h"
 
@@ -67,6 +68,7 @@ static volatile sig_atomic_t got_sigterm = false;
 static volatile sig_atomic_t got_sighup = false;
 static bool got_pm_death = false;
 static char pm_death_marker;	/* opaque of the adopted postmaster death pipe */
+static char ring_marker;		/* opaque of the adopted commit_hook eventfd */
 
 static struct lws_context *ctx = NULL;
 static struct ev_loop *evloop = NULL;	/* libev (epoll), owned by us, driven by lws */
@@ -420,6 +422,8 @@ serve_metrics(struct lws *wsi)
 		{MANA_STAT_LISTENER_RECONNECTS, "mana_sync_listener_reconnects_total", "counter", "Change intake connections re-established."},
 		{MANA_STAT_CONNECTIONS_REFUSED, "mana_sync_connections_refused_total", "counter", "Connections refused over mana_sync.max_connections."},
 		{MANA_STAT_FRAMES_REFUSED, "mana_sync_frames_refused_total", "counter", "Connections closed for oversized or binary frames."},
+		{MANA_STAT_RING_HINTS, "mana_sync_ring_hints_total", "counter", "Change hints taken from shared memory (notify_mode commit_hook)."},
+		{MANA_STAT_RING_OVERFLOWS, "mana_sync_ring_overflows_total", "counter", "Commits whose hints did not fit the ring (their apps were told to pull)."},
 	};
 	char		body[4096];
 	size_t		off = 0;
@@ -764,6 +768,13 @@ callback_mana(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		case LWS_CALLBACK_RAW_RX_FILE:
 		case LWS_CALLBACK_RAW_CLOSE_FILE:
 		case LWS_CALLBACK_RAW_ADOPT_FILE:
+			if (lws_get_opaque_user_data(wsi) == &ring_marker)
+			{
+				/* hints in the ring: reset the eventfd; the loop drains */
+				if (reason == LWS_CALLBACK_RAW_RX_FILE)
+					mana_hintring_ack();
+				return 0;
+			}
 			if (lws_get_opaque_user_data(wsi) == &pm_death_marker)
 			{
 				/* the postmaster is gone: readable means EOF */
@@ -794,6 +805,19 @@ static const struct lws_protocols protocols[] = {
 };
 
 /* ---------------------------------------------------------------- loop */
+
+/* a hint from the commit_hook ring: the same fan-out as a notification */
+static void
+ring_deliver(const char *payload, size_t len)
+{
+	mana_notify_msg m;
+	char	   *scratch = malloc(len + 1);
+
+	mana_stat_add(MANA_STAT_RING_HINTS, 1);
+	if (scratch != NULL && mana_notify_decode(payload, len, &m, scratch) == 0)
+		mana_worker_change(m.app, m.table, m.owner, m.client);
+	free(scratch);
+}
 
 static void
 tick(lws_sorted_usec_list_t *sul)
@@ -952,6 +976,11 @@ mana_sync_worker_main(Datum main_arg)
 			elog(LOG, "mana_sync: could not watch the postmaster death pipe; polling instead");
 	}
 
+	/* commit_hook mode: backends write the eventfd after filling the ring */
+	if (mana_hintring_fd() >= 0 &&
+		mana_worker_adopt(mana_hintring_fd(), "mana-sync-intake", &ring_marker) == NULL)
+		elog(LOG, "mana_sync: could not watch the hint ring; polling it instead");
+
 	mana_intake_start();
 	memset(&tick_sul, 0, sizeof(tick_sul));
 	lws_sul_schedule(ctx, 0, &tick_sul, tick, 200 * LWS_US_PER_MS);
@@ -971,6 +1000,7 @@ mana_sync_worker_main(Datum main_arg)
 			load_keys();
 			mana_pool_reload();
 		}
+		mana_hintring_drain(ring_deliver, mana_intake_broadcast_db);
 		mana_intake_poll();
 		mana_pool_poll();
 		sync_hub_stats();

@@ -31,6 +31,8 @@ extern PGDLLEXPORT void mana_sync_worker_main(Datum main_arg);
 extern void mana_worker_change(const char *app, const char *table, const char *owner,
 							   const char *client);
 extern void mana_worker_broadcast(const char *app, const char *const *tables, int ntables);
+/* intake.c: hints were lost for a database (NULL: all), every client pulls */
+extern void mana_intake_broadcast_db(const char *dbname);
 /* set when a big buffer was freed: the heap is trimmed at the next chance */
 extern bool mana_worker_trim_wanted;
 extern struct lws_context *mana_worker_context(void);
