@@ -216,11 +216,13 @@ flush_local(uint64 xid)
 {
 	int			i;
 	bool		overflowed = false;
+	bool		was_empty;
 	uint64		one = 1;
 
 	if (ring == NULL || (nlocal == 0 && !local_overflow))
 		return;
 	SpinLockAcquire(&ring->lock);
+	was_empty = ring->head == ring->tail && ring->noverflow == 0 && !ring->overflow_all;
 	if (local_overflow)
 		overflowed = true;
 	else
@@ -248,8 +250,13 @@ flush_local(uint64 xid)
 	SpinLockRelease(&ring->lock);
 	if (overflowed && mana_shared != NULL)
 		pg_atomic_fetch_add_u64(&mana_shared->counters[MANA_STAT_RING_OVERFLOWS], 1);
-	/* wake the worker; a full counter (EAGAIN) already means "wake up" */
-	if (write(ring_efd, &one, sizeof(one)) < 0)
+	/*
+	 * Wake the worker when the ring stops being empty: it drains until
+	 * empty, so while it is not, a wake-up is already on its way (this saves
+	 * a system call and a worker wake-up per commit under load).  A full
+	 * counter (EAGAIN) also means "wake up".
+	 */
+	if (was_empty && write(ring_efd, &one, sizeof(one)) < 0)
 	{
 		/* nothing to do: the worker's periodic tick drains the ring too */
 	}
