@@ -8,20 +8,34 @@ source "$(dirname "$0")/lib.sh"
 PORT=${MANA_DEMO_PORT:-55432}
 DIR=${MANA_DEMO_DIR:-/tmp/mana-sync-demo}
 
+WEB_PORT=${MANA_DEMO_WEB_PORT:-5173}
+TODO_DIR="$MANA_ROOT/examples/todo"
+
+stop_web() {
+    if [ -f "$DIR/web.pid" ]; then
+        kill "$(cat "$DIR/web.pid")" 2>/dev/null || true
+        rm -f "$DIR/web.pid"
+    fi
+}
+
 if [ "${1:-}" = "stop" ]; then
+    stop_web
     mana_stop_cluster "$DIR"
-    echo "stopped the demo cluster in $DIR"
+    echo "stopped the demo (PostgreSQL in $DIR and the todo page's server)"
     exit 0
 fi
 
 mana_install_deps
+mana_install_node
 mana_build
+stop_web
 say "starting PostgreSQL 15 on port $PORT (socket in $DIR), shared_preload_libraries = mana_sync"
 WS_PORT=${MANA_DEMO_WS_PORT:-3010}
 # development only: HS256 tokens signed with this secret are accepted
 SECRET=dev-only-secret
 mana_start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'mana_sync'" \
-    "mana_sync.port = $WS_PORT" "mana_sync.jwt_secret = '$SECRET'"
+    "mana_sync.port = $WS_PORT" "mana_sync.jwt_secret = '$SECRET'" \
+    "mana_sync.cors_origins = 'http://127.0.0.1:$WEB_PORT,http://localhost:$WEB_PORT'"
 export PGHOST=$DIR PGPORT=$PORT PGUSER=$PGOSUSER PGDATABASE=postgres
 
 psql -qX -v ON_ERROR_STOP=1 <<'SQL'
@@ -37,6 +51,15 @@ CREATE TABLE tasks (
     created_at timestamptz
 );
 SELECT mana_sync_enable('tasks', 'todo');
+-- the web app's table (examples/todo)
+CREATE TABLE todos (
+    id text PRIMARY KEY,
+    user_id text NOT NULL,
+    title text NOT NULL DEFAULT '',
+    done boolean NOT NULL DEFAULT false,
+    created_at timestamptz
+);
+SELECT mana_sync_enable('todos', 'todo');
 \echo
 \echo '== registered tables'
 SELECT table_name, app_id, collection, owner_column, id_column FROM mana_sync_tables;
@@ -119,9 +142,23 @@ echo
 say "the worker's health"
 curl -s "http://127.0.0.1:$WS_PORT/health"
 
+say "the todo web app (examples/todo): a static server for the page"
+(cd "$TODO_DIR" && npm install --no-audit --no-fund --silent >/dev/null)
+# development only: tokens for two demo users, signed with mana_sync.jwt_secret
+printf '{"alice": "%s", "bob": "%s"}\n' "$(token alice)" "$(token bob)" > "$TODO_DIR/dev-tokens.json"
+nohup /usr/bin/python3 -m http.server "$WEB_PORT" --bind 127.0.0.1 --directory "$TODO_DIR" \
+    >"$DIR/web.log" 2>&1 &
+echo $! > "$DIR/web.pid"
+for i in $(seq 1 40); do
+    curl -s -o /dev/null "http://127.0.0.1:$WEB_PORT/" && break
+    sleep 0.25
+done
+
 cat <<EOT
 
 mana_sync is running: PostgreSQL 15 with shared_preload_libraries = 'mana_sync'.
+  todo app:   http://127.0.0.1:$WEB_PORT/?user=alice   (two tabs or browsers: the same user's devices;
+              ?user=bob: another user; no user: a guest, local only; DEVELOPMENT tokens, valid 1 hour)
   SQL:        psql -h $DIR -p $PORT -U $PGOSUSER todo_demo
   HTTP/WS:    http://127.0.0.1:$WS_PORT  (/sync/todo, /ws/todo, /health, /metrics;
               development tokens: HS256 with mana_sync.jwt_secret = '$SECRET')

@@ -31,6 +31,21 @@ mana_install_deps() {
     fi
 }
 
+# Node.js and npm (the todo example, its browser test, the push benchmarks):
+# Debian's, unless a node is already there; Debian's chromium for Playwright.
+mana_install_node() {
+    local pkgs=""
+    command -v node >/dev/null || pkgs="$pkgs nodejs"
+    command -v npm >/dev/null || pkgs="$pkgs npm"
+    [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null && pkgs="$pkgs chromium"
+    if [ -n "$pkgs" ]; then
+        say "installing:$pkgs"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq $pkgs >/dev/null
+    fi
+}
+
 mana_build() {
     say "building (warnings are errors)"
     # from scratch, so that -Werror sees every file

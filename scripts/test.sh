@@ -86,13 +86,14 @@ done
 # run_py LABEL SCRIPT: an integration script (test/integration/SCRIPT, or a
 # path from the repository's root) against the preloaded cluster
 run_py() {
-    local label=$1 script=$2 rc ok bad
+    local label=$1 script=$2 rc ok bad run=/usr/bin/python3
     [[ $script == */* ]] || script=test/integration/$script
+    [[ $script == *.mjs ]] && run=node
     set +e
     PGHOST=$WORK/preload PGPORT=$PORT PGUSER=$PGOSUSER MANA_WS_PORT=$WS_PORT \
     MANA_JWKS_FILE=$WORK/jwks.json MANA_JWT_SECRET=test-secret \
     MANA_PGDATA=$WORK/preload/data MANA_PGOSUSER=$PGOSUSER \
-        timeout 600 /usr/bin/python3 "$MANA_ROOT/$script" 2>&1 | tee "$WORK.it.log"
+        timeout 600 $run "$MANA_ROOT/$script" 2>&1 | tee "$WORK.it.log"
     rc=${PIPESTATUS[0]}
     set -e
     ok=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $1 }' "$WORK.it.log" | tail -1)
@@ -114,6 +115,10 @@ say "faults: kill -9 of the worker, pg_ctl restart, listener terminated, disk fu
 run_py "faults" fault_test.py
 say "commit_hook intake: abort, two-phase commit, ring overflow, notify mode per session"
 run_py "commit_hook intake" hook_test.py
+say "the todo web app in a real browser: Playwright (npm) driving Debian's chromium"
+mana_install_node --browser
+(cd "$MANA_ROOT/examples/todo" && npm install --no-audit --no-fund --silent >/dev/null)
+run_py "todo app end to end" test/e2e/todo_e2e.mjs
 # last: its final tests stop the cluster
 say "push worker integration tests (WebSocket client: python3-websockets)"
 run_py "worker integration" worker_test.py
