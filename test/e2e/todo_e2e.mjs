@@ -82,7 +82,9 @@ for (let i = 0; i < 100; i++) {
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  // the flags this machine's closed network wants (no calls home)
+  args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 const url = (user) => `${ORIGIN}/?user=${user}&app=${APP}&api=${encodeURIComponent(API)}`;
 const ctxA = await browser.newContext(), ctxB = await browser.newContext(), ctxC = await browser.newContext();
