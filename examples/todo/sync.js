@@ -47,9 +47,13 @@ export class SyncStore extends EventTarget {
 
   async open() {
     await this.db.open();
-    const cid = await this.db.meta.get('clientId');
-    this.clientId = cid ? cid.value : 'web-' + crypto.randomUUID();
-    if (!cid) await this.db.meta.put({ key: 'clientId', value: this.clientId });
+    // one client id per tab (tabs share the IndexedDB replica, but each must
+    // hear the others' pushes), kept across reloads of the tab
+    this.clientId = sessionStorage.getItem('mana-client-id') || 'web-' + crypto.randomUUID();
+    sessionStorage.setItem('mana-client-id', this.clientId);
+    // other tabs of this browser write the same replica: show what they did
+    this.tabs = new BroadcastChannel('mana-todo-' + (this.user || 'guest'));
+    this.tabs.onmessage = () => this.dispatchEvent(new Event('change'));
     if (!this.user) {
       // a guest sees seed todos at once, kept on this device only
       if ((await this.db.todos.count()) === 0) {
@@ -124,6 +128,7 @@ export class SyncStore extends EventTarget {
 
   changed() {
     this.dispatchEvent(new Event('change'));
+    if (this.tabs) this.tabs.postMessage('changed');
     if (this.user) {
       clearTimeout(this.pushTimer);
       this.pushTimer = setTimeout(() => this.sync(), 50);
@@ -218,6 +223,7 @@ export class SyncStore extends EventTarget {
       } while (this.again);
       this.syncing = null;
       this.dispatchEvent(new Event('change'));
+      if (this.tabs) this.tabs.postMessage('synced');
     })();
     return this.syncing;
   }

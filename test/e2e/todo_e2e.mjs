@@ -163,6 +163,23 @@ test('A deletes the todo; it disappears on B', async () => {
   await watchC();
 });
 
+test('two tabs of one browser (one replica) converge', async () => {
+  const A2 = await ctxA.newPage();
+  await A2.goto(url('alice'));
+  await A2.waitForSelector('#status[data-state="synced"]', { timeout: 10000 });
+  await A.fill('#new-title', 'Tab todo');
+  await A.click('#add button');
+  await waitTitles(A2, (t) => t.includes('Tab todo'), 2000);
+  const el = A2.locator('#list li .title[value="Tab todo"]');
+  await el.fill('Tab todo, edited in tab 2');
+  await el.press('Tab');   // committed on leaving the field (the attribute still says "Tab todo")
+  await waitTitles(A, (t) => t.includes('Tab todo, edited in tab 2'), 2000);
+  await waitTitles(B, (t) => t.includes('Tab todo, edited in tab 2'), 3000);   // and the other device
+  await A2.screenshot({ path: join(ART, 'tab2.png') });
+  await A2.close();
+  await watchC();
+});
+
 test("C (another user) never shows A's todos", async () => {
   await C.fill('#new-title', 'Bob only');
   await C.click('#add button');
