@@ -83,10 +83,21 @@ for db in contrib_regression isolation_regression mana_regress; do
         -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 done
 
+# count_log LABEL LOG RC: tally a script's closing "N passed, M failed"; a
+# script that failed (RC) without saying so counts as one failure
+count_log() {
+    local ok bad
+    ok=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $1 }' "$2" | tail -1)
+    bad=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $3 }' "$2" | tail -1)
+    ok=${ok:-0}; bad=${bad:-0}
+    if [ "$3" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
+    count "$1" "$ok" "$bad"
+}
+
 # run_py LABEL SCRIPT: an integration script (test/integration/SCRIPT, or a
 # path from the repository's root) against the preloaded cluster
 run_py() {
-    local label=$1 script=$2 rc ok bad run=/usr/bin/python3
+    local label=$1 script=$2 rc run=/usr/bin/python3
     [[ $script == */* ]] || script=test/integration/$script
     [[ $script == *.mjs ]] && run=node
     set +e
@@ -96,11 +107,7 @@ run_py() {
         timeout 600 $run "$MANA_ROOT/$script" 2>&1 | tee "$WORK.it.log"
     rc=${PIPESTATUS[0]}
     set -e
-    ok=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $1 }' "$WORK.it.log" | tail -1)
-    bad=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $3 }' "$WORK.it.log" | tail -1)
-    ok=${ok:-0}; bad=${bad:-0}
-    if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
-    count "$label" "$ok" "$bad"
+    count_log "$label" "$WORK.it.log" "$rc"
 }
 
 say "HTTP sync endpoint tests"
@@ -145,11 +152,7 @@ else
     timeout 900 bash "$MANA_ROOT/scripts/asan.sh" 2>&1 | tee "$WORK.asan.log"
     rc=${PIPESTATUS[0]}
     set -e
-    ok=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $1 }' "$WORK.asan.log" | tail -1)
-    bad=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $3 }' "$WORK.asan.log" | tail -1)
-    ok=${ok:-0}; bad=${bad:-0}
-    if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
-    count "integration under ASan" "$ok" "$bad"
+    count_log "integration under ASan" "$WORK.asan.log" "$rc"
 fi
 # ---- end of the ASan stage ----------------------------------------------
 

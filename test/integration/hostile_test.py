@@ -96,6 +96,13 @@ class Probe:
         self.conn.close()
 
 
+def check_memory(base, slack_kb, what=""):
+    """the worker's RSS is back within slack_kb of base (waiting for it)"""
+    rss = rss_settled(base, slack_kb)
+    print("    %sworker RSS %d kB -> %d kB" % (what, base, rss))
+    assert rss - base <= slack_kb, "worker memory grew by %d kB" % (rss - base)
+
+
 def rss_settled(base, slack_kb, timeout=10):
     """wait until the worker's RSS is within slack of base; returns it"""
     end = time.time() + timeout
@@ -156,9 +163,7 @@ async def t_burst_20000_connections():
         assert refused == results[503], (refused, results)
         probe.check("the burst")
         assert w.wait_for(lambda: health_connections() <= 1, 15)
-        rss = rss_settled(base, 4096)
-        print("    worker RSS %d kB -> %d kB" % (base, rss))
-        assert rss - base <= 4096, "worker memory grew by %d kB" % (rss - base)
+        check_memory(base, 4096)
     finally:
         await probe.stop()
         set_conf("mana_sync.max_connections", None)
@@ -244,9 +249,7 @@ async def t_slowloris():
         assert set(auth_codes) == {1008}, auth_codes
         probe.check("slowloris")
         assert w.wait_for(lambda: health_connections() <= 1, 15)
-        rss = rss_settled(base, 2048)
-        print("    worker RSS %d kB -> %d kB" % (base, rss))
-        assert rss - base <= 2048, "worker memory grew by %d kB" % (rss - base)
+        check_memory(base, 2048)
     finally:
         await probe.stop()
         set_conf("mana_sync.request_timeout", None)
@@ -295,9 +298,7 @@ async def t_bad_frames():
                 c.close()
             await probe.one_round()
         probe.check("bad frames")
-        rss = rss_settled(base, 2048)
-        print("    %d cases x 3; worker RSS %d kB -> %d kB" % (len(cases), base, rss))
-        assert rss - base <= 2048, "worker memory grew by %d kB" % (rss - base)
+        check_memory(base, 2048, "%d cases x 3; " % len(cases))
     finally:
         await probe.stop()
 
@@ -351,9 +352,7 @@ async def t_huge_changesets():
             assert st == 413, (name, st, res)
         assert w.psql("SELECT count(*) FROM tasks WHERE id LIKE 'huge-%'") == "0"
         probe.check("huge changesets")
-        rss = rss_settled(base, 4096)
-        print("    worker RSS %d kB -> %d kB" % (base, rss))
-        assert rss - base <= 4096, "worker memory grew by %d kB" % (rss - base)
+        check_memory(base, 4096)
     finally:
         await probe.stop()
         set_conf("mana_sync.max_body", None)
