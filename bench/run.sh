@@ -16,8 +16,11 @@ trap 'mana_stop_cluster "$DIR"; rm -rf "$TMP"' EXIT
 
 mana_install_deps
 mana_build
+# preloaded, as in production: the trigger's hints take the default
+# commit_hook path (without shared_preload_libraries they would be NOTIFYs)
 mana_start_cluster "$DIR" "$PORT" "shared_buffers = 1GB" "max_connections = 100" \
-    "checkpoint_timeout = 30min" "max_wal_size = 8GB"
+    "checkpoint_timeout = 30min" "max_wal_size = 8GB" \
+    "shared_preload_libraries = 'mana_sync'" "mana_sync.port = ${MANA_BENCH_WS_PORT:-3094}"
 export PGHOST=$DIR PGPORT=$PORT PGUSER=$PGOSUSER PGDATABASE=postgres
 psql -qX -c "CREATE EXTENSION mana_sync" >/dev/null
 psql -qX -f "$MANA_ROOT/bench/plpgsql_peer.sql" >/dev/null

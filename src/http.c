@@ -103,18 +103,34 @@ set_answer(http_req *r, int status, char *body)
 		lws_callback_on_writable(r->wsi);
 }
 
+/* {"error", "detail"} and, for the core's errors, "sqlstate" */
 static void
-set_error(http_req *r, int status, const char *error, const char *detail)
+set_error_state(http_req *r, int status, const char *error, const char *detail,
+				const char *sqlstate)
 {
 	char	   *e = json_quote(error ? error : "error");
 	char	   *d = json_quote(detail ? detail : "");
+	char	   *c = sqlstate ? json_quote(sqlstate) : NULL;
 	char	   *body = NULL;
 
-	if (e && d && (body = malloc(strlen(e) + strlen(d) + 32)) != NULL)
-		sprintf(body, "{\"error\":%s,\"detail\":%s}\n", e, d);
+	if (e && d && (sqlstate == NULL || c != NULL) &&
+		(body = malloc(strlen(e) + strlen(d) + (c ? strlen(c) : 0) + 48)) != NULL)
+	{
+		if (c)
+			sprintf(body, "{\"error\":%s,\"detail\":%s,\"sqlstate\":%s}\n", e, d, c);
+		else
+			sprintf(body, "{\"error\":%s,\"detail\":%s}\n", e, d);
+	}
 	free(e);
 	free(d);
+	free(c);
 	set_answer(r, status, body);
+}
+
+static void
+set_error(http_req *r, int status, const char *error, const char *detail)
+{
+	set_error_state(r, status, error, detail, NULL);
 }
 
 /* SQLSTATE of the core -> HTTP status */
@@ -172,8 +188,8 @@ job_done(void *arg, const mana_pool_result *res)
 	}
 	if (status_for(res->sqlstate) == 503)
 		r->retry_after = "1";
-	set_error(r, status_for(res->sqlstate), res->message ? res->message : "error",
-			  res->detail ? res->detail : (res->sqlstate ? res->sqlstate : ""));
+	set_error_state(r, status_for(res->sqlstate), res->message ? res->message : "error",
+					res->detail ? res->detail : "", res->sqlstate);
 }
 
 static bool

@@ -63,6 +63,7 @@ typedef struct intake_db
 	bool		listened_before;	/* a reconnect must hint everyone */
 	bool		counted;
 	bool		warned;			/* a query failure was logged */
+	bool		down_logged;	/* this outage was logged (once, not per retry) */
 	int64		refresh_at;		/* ms: next registry read */
 	char		registry[2 * NAMEDATALEN + 32];	/* quoted schema.mana_sync_registry */
 	/* the registry: (app, table) pairs, for hints after a reconnect and app lookup */
@@ -352,7 +353,13 @@ disconnect(intake_db *db, int retry_ms)
 static void
 lost(intake_db *db)
 {
-	elog(LOG, "mana_sync intake: lost the connection to database \"%s\"; reconnecting", db->name);
+	/*
+	 * Once per outage: a database being dropped or restarted would
+	 * otherwise log every retry until the next catalog scan.
+	 */
+	ereport(db->down_logged ? DEBUG1 : LOG,
+			(errmsg("mana_sync intake: lost the connection to database \"%s\"; reconnecting", db->name)));
+	db->down_logged = true;
 	db->backoff_ms = db->backoff_ms ? Min(db->backoff_ms * 2, MANA_BACKOFF_MAX_MS) : 100;
 	disconnect(db, db->backoff_ms);
 }
@@ -525,6 +532,9 @@ step_db(intake_db *db, int64 now)
 			db->state = DB_LISTENING;
 			db->refresh_at = now + MANA_SCAN_MS;
 			db->backoff_ms = 0;
+			if (db->down_logged)
+				elog(LOG, "mana_sync intake: listening in database \"%s\" again", db->name);
+			db->down_logged = false;
 			set_listening(db, true);
 			if (db->listened_before)
 			{

@@ -350,6 +350,7 @@ async def t_huge_changesets():
             st, _, res = await probe.run_while(task, 0.1)
             print("    %s (%d bytes): HTTP %d %s" % (name, len(body), st, res))
             assert st == 413, (name, st, res)
+            assert isinstance(res, dict) and res.get("sqlstate") == "54000", (name, res)
         assert w.psql("SELECT count(*) FROM tasks WHERE id LIKE 'huge-%'") == "0"
         probe.check("huge changesets")
         check_memory(base, 4096)

@@ -145,11 +145,16 @@ async def t_http_errors_change_nothing():
         ("unknown collection", 400, ("GET", "/sync/todo/pull?collection=nope", None, tok("hal"), None, None)),
         ("client id too long", 400, ("POST", "/sync/todo", good, tok("hal"), "c" * 200, None)),
     ]
+    # the core's refusals carry its SQLSTATE (and "detail" is the DETAIL, never the code)
+    core_states = {"unknown field": "42703", "another user's row": "42501", "unknown collection": "42P01"}
     for name, want, (method, path, body, token, client, headers) in cases:
         st, hdrs, res = request(method, path, body, token, client, headers)
         assert st == want, (name, st, res)
         assert hdrs.get("content-type", "").startswith("application/json"), (name, hdrs)
         assert isinstance(res, dict) and "error" in res, (name, res)
+        if name in core_states:
+            assert res.get("sqlstate") == core_states[name], (name, res)
+            assert res.get("detail") != core_states[name], (name, res)
     assert table_md5() == before, "a refused request changed the table"
 
     # 413: a body over mana_sync.max_body
@@ -178,6 +183,7 @@ async def t_http_errors_change_nothing():
         st, _, res = request("POST", "/sync/todo", {"changes": [update("e2e-1", {"title": "late"}, 200)]},
                              tok("hal"), "dev-a")
         assert st == 504, (st, res)
+        assert res.get("sqlstate") == "57014", res
         assert table_md5() == before
     finally:
         holder.wait()

@@ -510,6 +510,9 @@ async def t_worker_terminated():
 
 async def t_new_database_served():
     psql("DROP DATABASE IF EXISTS worker_test_late WITH (FORCE)", db="postgres")
+    listened = lambda: json.loads(http_get("/health")[1])["databasesListened"]  # noqa: E731
+    assert wait_for(lambda: listened() >= 1, 10)
+    n0 = listened()
     psql("CREATE DATABASE worker_test_late", db="postgres")
     psql("CREATE EXTENSION mana_sync; CREATE TABLE pages (id text PRIMARY KEY, user_id text NOT NULL, body text);"
          "SELECT mana_sync_enable('pages', 'notes')", db="worker_test_late")
@@ -528,7 +531,18 @@ async def t_new_database_served():
     print("    served %.1fs after CREATE EXTENSION" % elapsed)
     assert elapsed < 5.5
     await ws.close()
+    # dropping it: the listener's loss is logged once, not once per retry
+    # (commit_hook hints need no listener: wait until it is there)
+    assert wait_for(lambda: listened() >= n0 + 1, 15), (n0, listened())
+    log = os.path.join(os.environ["MANA_PGDATA"], "..", "log")
+    start = os.path.getsize(log)
     psql("DROP DATABASE worker_test_late WITH (FORCE)", db="postgres")
+    time.sleep(3)
+    with open(log, errors="replace") as f:
+        f.seek(start)
+        lost = f.read().count('lost the connection to database "worker_test_late"')
+    print("    dropped: %d log line(s) about the lost listener in 3 s" % lost)
+    assert lost == 1, lost
 
 
 async def t_fast_shutdown():
