@@ -198,6 +198,6 @@ CREATE FUNCTION mana_sync_worker_stats(
     OUT auth_failures bigint, OUT notifications_received bigint, OUT messages_sent bigint,
     OUT hints_coalesced bigint, OUT hints_dropped bigint, OUT listener_reconnects bigint,
     OUT connections_refused bigint, OUT frames_refused bigint,
-    OUT ring_hints bigint, OUT ring_overflows bigint)
+    OUT ring_hints bigint, OUT ring_overflows bigint, OUT ring_wakeups bigint)
     RETURNS record
     AS 'MODULE_PATHNAME', 'mana_sync_worker_stats' LANGUAGE C STABLE;

@@ -59,6 +59,7 @@ typedef struct hint_ring
 	uint64		head;			/* bytes ever written */
 	uint64		tail;			/* bytes ever read */
 	bool		overflow_all;	/* every database must be told to pull */
+	bool		worker_asleep;	/* the next commit must write the eventfd */
 	int			noverflow;
 	char		overflow_db[RING_MAX_OVERFLOW_DBS][NAMEDATALEN];
 	Size		size;			/* of data */
@@ -142,6 +143,7 @@ mana_hintring_shmem_startup(void)
 		SpinLockInit(&ring->lock);
 		ring->head = ring->tail = 0;
 		ring->overflow_all = false;
+		ring->worker_asleep = true;
 		ring->noverflow = 0;
 		ring->size = (Size) mana_hint_ring_kb * 1024;
 	}
@@ -216,13 +218,14 @@ flush_local(uint64 xid)
 {
 	int			i;
 	bool		overflowed = false;
-	bool		was_empty;
+	bool		wake;
 	uint64		one = 1;
 
 	if (ring == NULL || (nlocal == 0 && !local_overflow))
 		return;
 	SpinLockAcquire(&ring->lock);
-	was_empty = ring->head == ring->tail && ring->noverflow == 0 && !ring->overflow_all;
+	wake = ring->worker_asleep;
+	ring->worker_asleep = false;	/* one committer wakes it */
 	if (local_overflow)
 		overflowed = true;
 	else
@@ -251,14 +254,20 @@ flush_local(uint64 xid)
 	if (overflowed && mana_shared != NULL)
 		pg_atomic_fetch_add_u64(&mana_shared->counters[MANA_STAT_RING_OVERFLOWS], 1);
 	/*
-	 * Wake the worker when the ring stops being empty: it drains until
-	 * empty, so while it is not, a wake-up is already on its way (this saves
-	 * a system call and a worker wake-up per commit under load).  A full
-	 * counter (EAGAIN) also means "wake up".
+	 * Wake the worker only if it said it would sleep (see
+	 * mana_hintring_drain): while it is awake, or coming round on its own
+	 * under load, the write would cost a system call and the worker a
+	 * wake-up per commit for nothing.  A full counter (EAGAIN) also means
+	 * "wake up".
 	 */
-	if (was_empty && write(ring_efd, &one, sizeof(one)) < 0)
+	if (wake)
 	{
-		/* nothing to do: the worker's periodic tick drains the ring too */
+		if (write(ring_efd, &one, sizeof(one)) < 0)
+		{
+			/* nothing to do: the worker's periodic tick drains the ring too */
+		}
+		if (mana_shared != NULL)
+			pg_atomic_fetch_add_u64(&mana_shared->counters[MANA_STAT_RING_WAKEUPS], 1);
 	}
 }
 
@@ -358,11 +367,16 @@ mana_hintring_ack(void)
  * Worker: everything in the ring to deliver(payload) and, for overflowed
  * databases, broadcast(dbname or NULL for all).  Runs in the main loop
  * (not in an lws callback): looking up a prepared transaction's fate may
- * read the commit log.
+ * read the commit log.  Returns the number of records taken.
+ *
+ * With sleep, the worker is marked asleep once the ring is found empty:
+ * the next commit writes the eventfd.  A worker under load passes sleep =
+ * false: it promises to call again soon (a short timer), and commits in
+ * between need no wake-up.
  */
-void
+uint64
 mana_hintring_drain(void (*deliver) (const char *payload, size_t len),
-					void (*broadcast) (const char *dbname))
+					void (*broadcast) (const char *dbname), bool sleep)
 {
 	uint64		head,
 				tail,
@@ -372,11 +386,17 @@ mana_hintring_drain(void (*deliver) (const char *payload, size_t len),
 	char		overflow_db[RING_MAX_OVERFLOW_DBS][NAMEDATALEN];
 	Size		off;
 	pending_hint **pp;
+	uint64		taken = 0;
 
 	if (ring == NULL)
-		return;
+		return 0;
 	if (drain_buf == NULL && (drain_buf = malloc(Max(DRAIN_CHUNK, 2 * MANA_NOTIFY_MAX_PAYLOAD))) == NULL)
-		return;					/* try again next time */
+	{
+		SpinLockAcquire(&ring->lock);
+		ring->worker_asleep = true; /* the tick comes back to try again */
+		SpinLockRelease(&ring->lock);
+		return 0;
+	}
 
 	/* prepared transactions seen before: delivered once decided */
 	for (pp = &pending; *pp != NULL;)
@@ -422,7 +442,11 @@ mana_hintring_drain(void (*deliver) (const char *payload, size_t len),
 		memcpy(overflow_db, ring->overflow_db, sizeof(overflow_db));
 		ring->overflow_all = false;
 		ring->noverflow = 0;
+		if (n == 0 && !all && noverflow == 0 && sleep)
+			ring->worker_asleep = true;
 		SpinLockRelease(&ring->lock);
+		if (all || noverflow > 0)
+			taken++;
 
 		if (all)
 			broadcast(NULL);
@@ -433,8 +457,8 @@ mana_hintring_drain(void (*deliver) (const char *payload, size_t len),
 			for (i = 0; i < noverflow; i++)
 				broadcast(overflow_db[i]);
 		}
-		if (n == 0)
-			break;
+		if (n == 0 && !all && noverflow == 0)
+			break;				/* empty, and marked asleep if asked */
 
 		off = 0;
 		while (off + sizeof(ring_rec) <= n)
@@ -444,6 +468,7 @@ mana_hintring_drain(void (*deliver) (const char *payload, size_t len),
 
 			memcpy(&rec, drain_buf + off, sizeof(rec));
 			payload = drain_buf + off + sizeof(rec);
+			taken++;
 			if (rec.xid == 0)
 				deliver(payload, rec.len);
 			else
@@ -469,6 +494,7 @@ mana_hintring_drain(void (*deliver) (const char *payload, size_t len),
 			off += REC_SIZE(rec.len);
 		}
 	}
+	return taken;
 }
 
 /* are hints waiting for a prepared transaction's outcome? */

@@ -175,6 +175,7 @@ typedef enum mana_stat
 	MANA_STAT_FRAMES_REFUSED,
 	MANA_STAT_RING_HINTS,		/* hints taken from the commit_hook ring */
 	MANA_STAT_RING_OVERFLOWS,	/* commits whose hints did not fit */
+	MANA_STAT_RING_WAKEUPS,		/* commits that woke the worker */
 	MANA_STAT_COUNT
 } mana_stat;
 
@@ -204,8 +205,8 @@ extern bool mana_hintring_active(void);
 extern bool mana_hintring_record(const char *dbname, const char *payload);
 extern int	mana_hintring_fd(void);
 extern void mana_hintring_ack(void);
-extern void mana_hintring_drain(void (*deliver) (const char *payload, size_t len),
-								void (*broadcast) (const char *dbname));
+extern uint64 mana_hintring_drain(void (*deliver) (const char *payload, size_t len),
+								  void (*broadcast) (const char *dbname), bool sleep);
 extern bool mana_hintring_pending(void);
 
 /* ---- trigger (trigger.c) ---- */

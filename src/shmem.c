@@ -81,6 +81,7 @@ const char *const mana_stat_names[MANA_STAT_COUNT] = {
 	"frames_refused",
 	"ring_hints",
 	"ring_overflows",
+	"ring_wakeups",
 };
 
 /*

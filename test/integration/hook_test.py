@@ -11,7 +11,9 @@ default mode, commit_hook:
     nothing after ROLLBACK PREPARED;
   * a full ring loses nothing silently: with the worker stopped (SIGSTOP)
     commits overflow it, and when it resumes every client of the app is
-    told to pull.
+    told to pull;
+  * under a burst the worker polls instead of being woken per commit, no
+    client misses its hint, and afterwards a commit wakes it at once.
 
 Prints one line per test and "N passed, M failed"."""
 import asyncio
@@ -141,8 +143,53 @@ async def t_ring_overflow_tells_everyone():
     await writer.close()
 
 
+async def t_busy_worker_polls():
+    """over 1,000 hints a second the worker polls the ring every millisecond
+    instead of being woken by each commit; every client still hears of its
+    rows, and once the burst is over a commit wakes the worker at once"""
+    users = ["hk-busy-%d" % i for i in range(20)]
+    socks = [await listener(u) for u in users]
+    w.psql("CREATE OR REPLACE PROCEDURE hk_burst(n int) LANGUAGE plpgsql AS $$ BEGIN "
+           "FOR i IN 1..n LOOP INSERT INTO tasks (id, user_id, title) "
+           "VALUES ('hk-burst-' || i, 'hk-busy-' || (i % 20), 'x'); COMMIT; END LOOP; END $$")
+    hints0, wake0 = stats("ring_hints", "ring_wakeups")
+    t0 = time.time()
+    w.psql("CALL hk_burst(6000)", options="-c synchronous_commit=off")
+    took = time.time() - t0
+    hints1, wake1 = stats("ring_hints", "ring_wakeups")
+    rate = 6000 / took
+    print("    6,000 commits in %.2fs (%.0f/s): %d hints, %d woke the worker"
+          % (took, rate, hints1 - hints0, wake1 - wake0))
+    # every client heard of its rows (and nothing was lost: the last row of
+    # each user is within what its pull would fetch)
+    for u, ws in zip(users, socks):
+        msg = await w.recv_json(ws, 5)
+        assert msg == {"type": "sync-available", "appId": "todo", "tables": ["tasks"]}, (u, msg)
+    if rate >= 2000:
+        # the worker polled: most commits did not write the eventfd
+        assert wake1 - wake0 < 6000 * 0.5, (wake1 - wake0)
+    # drained, idle again: one commit wakes the worker, at once
+    for ws in socks:
+        while True:
+            try:
+                await w.recv_json(ws, 0.3)
+            except asyncio.TimeoutError:
+                break
+    await asyncio.sleep(0.5)
+    wake2 = stats("ring_wakeups")[0]
+    t1 = time.time()
+    w.psql("INSERT INTO tasks (id, user_id, title) VALUES ('hk-after-burst', 'hk-busy-3', 'x')")
+    assert (await w.recv_json(socks[3], 2))["type"] == "sync-available"
+    print("    after the burst: heard in %.0f ms" % ((time.time() - t1) * 1000))
+    assert stats("ring_wakeups")[0] == wake2 + 1
+    w.psql("DELETE FROM tasks WHERE id LIKE 'hk-burst-%' OR id = 'hk-after-burst'",
+           options="-c mana_sync.hard_delete=on")
+    for ws in socks:
+        await ws.close()
+
+
 TESTS = [t_commit_hook_is_the_default, t_notify_mode_per_session, t_abort_sends_nothing, t_two_phase_commit,
-         t_ring_overflow_tells_everyone]
+         t_ring_overflow_tells_everyone, t_busy_worker_polls]
 
 
 def main():
