@@ -369,14 +369,14 @@ mana_hintring_ack(void)
  * (not in an lws callback): looking up a prepared transaction's fate may
  * read the commit log.  Returns the number of records taken.
  *
- * With sleep, the worker is marked asleep once the ring is found empty:
- * the next commit writes the eventfd.  A worker under load passes sleep =
- * false: it promises to call again soon (a short timer), and commits in
+ * With may_sleep, the worker is marked asleep once the ring is found
+ * empty: the next commit writes the eventfd.  A worker under load passes
+ * may_sleep = false: it promises to call again soon (a short timer), and commits in
  * between need no wake-up.
  */
 uint64
 mana_hintring_drain(void (*deliver) (const char *payload, size_t len),
-					void (*broadcast) (const char *dbname), bool sleep)
+					void (*broadcast) (const char *dbname), bool may_sleep)
 {
 	uint64		head,
 				tail,
@@ -442,7 +442,7 @@ mana_hintring_drain(void (*deliver) (const char *payload, size_t len),
 		memcpy(overflow_db, ring->overflow_db, sizeof(overflow_db));
 		ring->overflow_all = false;
 		ring->noverflow = 0;
-		if (n == 0 && !all && noverflow == 0 && sleep)
+		if (n == 0 && !all && noverflow == 0 && may_sleep)
 			ring->worker_asleep = true;
 		SpinLockRelease(&ring->lock);
 		if (all || noverflow > 0)

@@ -206,7 +206,7 @@ extern bool mana_hintring_record(const char *dbname, const char *payload);
 extern int	mana_hintring_fd(void);
 extern void mana_hintring_ack(void);
 extern uint64 mana_hintring_drain(void (*deliver) (const char *payload, size_t len),
-								  void (*broadcast) (const char *dbname), bool sleep);
+								  void (*broadcast) (const char *dbname), bool may_sleep);
 extern bool mana_hintring_pending(void);
 
 /* ---- trigger (trigger.c) ---- */

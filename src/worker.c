@@ -849,8 +849,8 @@ coalesce_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 drain_ring(void)
 {
-	bool		sleep = !hints_busy;
-	uint64		taken = mana_hintring_drain(ring_deliver, mana_intake_broadcast_db, sleep);
+	bool		may_sleep = !hints_busy;
+	uint64		taken = mana_hintring_drain(ring_deliver, mana_intake_broadcast_db, may_sleep);
 	ev_tstamp	now = ev_now(evloop);
 
 	hints_in_period += taken;
@@ -861,7 +861,7 @@ drain_ring(void)
 		hint_period_start = now;
 	}
 	/* not marked asleep: come back soon, no commit will wake us */
-	if (!sleep && !ev_is_active(&coalesce_timer))
+	if (!may_sleep && !ev_is_active(&coalesce_timer))
 	{
 		ev_timer_set(&coalesce_timer, HINT_COALESCE_SEC, 0.);
 		ev_timer_start(evloop, &coalesce_timer);
