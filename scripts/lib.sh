@@ -11,6 +11,14 @@ export PATH="$PGBIN:$PATH"
 
 say() { printf '\n== %s\n' "$*"; }
 
+# apt_install PKG...: apt-get update, then install, without questions
+apt_install() {
+    say "installing: $*"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "$@" >/dev/null
+}
+
 # Debian packages the build, tests and benchmarks need.
 mana_install_deps() {
     local pkgs="postgresql-15 postgresql-server-dev-15 postgresql-contrib libkrb5-dev
@@ -21,10 +29,8 @@ mana_install_deps() {
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
     done
     if [ -n "$missing" ] || [ "${MANA_APT_UPDATE:-0}" = 1 ]; then
-        say "installing:$missing"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq $pkgs >/dev/null
+        # shellcheck disable=SC2086
+        apt_install $pkgs
     fi
     if ! id "$PGOSUSER" >/dev/null 2>&1; then
         useradd --system --create-home --shell /bin/bash "$PGOSUSER"
@@ -39,10 +45,8 @@ mana_install_node() {
     command -v npm >/dev/null || pkgs="$pkgs npm"
     [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null && pkgs="$pkgs chromium"
     if [ -n "$pkgs" ]; then
-        say "installing:$pkgs"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq $pkgs >/dev/null
+        # shellcheck disable=SC2086
+        apt_install $pkgs
     fi
 }
 

@@ -32,7 +32,6 @@
 #include "postmaster/postmaster.h"
 #include "utils/timestamp.h"
 
-#include "notify_payload.h"
 #include "wsproto.h"
 #include "worker.h"
 
@@ -273,22 +272,6 @@ add_pair(intake_db *db, const char *app, const char *table)
 	db->npairs++;
 }
 
-static void broadcast_db(intake_db *db);
-
-/*
- * Hints were lost for this database (NULL: for every database): every
- * connection of its apps should pull.
- */
-void
-mana_intake_broadcast_db(const char *dbname)
-{
-	int			i;
-
-	for (i = 0; i < ndbs; i++)
-		if (dbs[i] != NULL && (dbname == NULL || strcmp(dbs[i]->name, dbname) == 0))
-			broadcast_db(dbs[i]);
-}
-
 /* every connection of this database's apps should pull */
 static void
 broadcast_db(intake_db *db)
@@ -313,6 +296,20 @@ broadcast_db(intake_db *db)
 				tables[n++] = db->tables[j];
 		mana_worker_broadcast(db->apps[i], tables, n);
 	}
+}
+
+/*
+ * Hints were lost for this database (NULL: for every database): every
+ * connection of its apps should pull.
+ */
+void
+mana_intake_broadcast_db(const char *dbname)
+{
+	int			i;
+
+	for (i = 0; i < ndbs; i++)
+		if (dbs[i] != NULL && (dbname == NULL || strcmp(dbs[i]->name, dbname) == 0))
+			broadcast_db(dbs[i]);
 }
 
 static void
@@ -371,10 +368,6 @@ read_notifies(intake_db *db)
 
 	while ((n = PQnotifies(db->conn)) != NULL)
 	{
-		mana_notify_msg m;
-		size_t		len = strlen(n->extra);
-		char	   *scratch = malloc(len + 1);
-
 		mana_stat_add(MANA_STAT_NOTIFICATIONS, 1);
 		/*
 		 * Any role may NOTIFY on this channel.  A hint only makes clients
@@ -382,12 +375,8 @@ read_notifies(intake_db *db)
 		 * least name this database, and only the registry (never a payload)
 		 * says which apps a database serves.
 		 */
-		if (scratch != NULL && mana_notify_decode(n->extra, len, &m, scratch) == 0 &&
-			strcmp(m.db, db->name) == 0)
-			mana_worker_change(m.app, m.table, m.owner, m.client);
-		else
+		if (!mana_worker_hint(n->extra, strlen(n->extra), db->name))
 			elog(DEBUG1, "mana_sync intake: ignoring a malformed notification in \"%s\"", db->name);
-		free(scratch);
 		PQfreemem(n);
 	}
 }

@@ -289,6 +289,25 @@ mana_worker_change(const char *app, const char *table, const char *owner, const 
 	mana_hub_change(hub, app, table, owner, client);
 }
 
+/*
+ * A hint in the NOTIFY payload format (from a notification or the
+ * commit_hook ring) to the fan-out; false if it is malformed or, with
+ * only_db, names another database.
+ */
+bool
+mana_worker_hint(const char *payload, size_t len, const char *only_db)
+{
+	mana_notify_msg m;
+	char	   *scratch = malloc(len + 1);
+	bool		ok = scratch != NULL && mana_notify_decode(payload, len, &m, scratch) == 0 &&
+		(only_db == NULL || strcmp(m.db, only_db) == 0);
+
+	if (ok)
+		mana_worker_change(m.app, m.table, m.owner, m.client);
+	free(scratch);
+	return ok;
+}
+
 void
 mana_worker_broadcast(const char *app, const char *const *tables, int ntables)
 {
@@ -811,13 +830,8 @@ static const struct lws_protocols protocols[] = {
 static void
 ring_deliver(const char *payload, size_t len)
 {
-	mana_notify_msg m;
-	char	   *scratch = malloc(len + 1);
-
 	mana_stat_add(MANA_STAT_RING_HINTS, 1);
-	if (scratch != NULL && mana_notify_decode(payload, len, &m, scratch) == 0)
-		mana_worker_change(m.app, m.table, m.owner, m.client);
-	free(scratch);
+	(void) mana_worker_hint(payload, len, NULL);
 }
 
 /*

@@ -1,9 +1,9 @@
 /*
  * worker.h
  *     Between the push worker's loop (worker.c) and its change intake
- *     (intake.c).  The intake only ever calls mana_worker_change and
- *     mana_worker_broadcast, so where hints come from (LISTEN/NOTIFY now, a
- *     commit-time ring later) does not matter to the fan-out.
+ *     (intake.c).  Hints reach the fan-out only through mana_worker_hint,
+ *     mana_worker_change and mana_worker_broadcast, so where they come from
+ *     (LISTEN/NOTIFY or the commit_hook ring) does not matter to it.
  */
 #ifndef MANA_WORKER_H
 #define MANA_WORKER_H
@@ -30,6 +30,7 @@ extern PGDLLEXPORT void mana_sync_worker_main(Datum main_arg);
 /* for the intake */
 extern void mana_worker_change(const char *app, const char *table, const char *owner,
 							   const char *client);
+extern bool mana_worker_hint(const char *payload, size_t len, const char *only_db);
 extern void mana_worker_broadcast(const char *app, const char *const *tables, int ntables);
 /* intake.c: hints were lost for a database (NULL: all), every client pulls */
 extern void mana_intake_broadcast_db(const char *dbname);
