@@ -10,7 +10,7 @@ PURE_OBJS = src/iso8601.o src/b64url.o src/cursor.o src/lww.o src/names.o \
             src/chunked.o
 GLUE_OBJS = src/mana_sync.o src/tablemeta.o src/jsonconv.o \
             src/trigger.o src/changeset.o src/pull.o \
-            src/shmem.o src/hintring.o src/worker.o src/intake.o src/pool.o src/http.o
+            src/shmem.o src/hintring.o src/worker.o src/listen.o src/intake.o src/pool.o src/http.o
 OBJS = $(PURE_OBJS) $(GLUE_OBJS)
 
 DATA = sql/mana_sync--$(EXTVERSION).sql
@@ -35,7 +35,8 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # ---- unit tests of the pure C ------------------------------------------
-UNIT_CC     ?= clang
+# Debian's clang-14 package installs clang-14, not clang
+UNIT_CC     ?= $(shell command -v clang-14 || command -v clang || echo clang-14)
 UNIT_CFLAGS = -std=c11 -g -O1 -Wall -Wextra -Werror -Isrc \
               -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer

@@ -21,6 +21,7 @@ count() {
 mkdir -p "$WORK"
 chmod 777 "$WORK"
 cleanup() {
+    mana_stop_cluster "$WORK/listen"
     mana_stop_cluster "$WORK/plain"
     mana_stop_cluster "$WORK/preload"
 }
@@ -39,6 +40,17 @@ bad=$(awk '/\[  FAILED  \] [0-9]+ test/ { n += $4 } END { print n + 0 }' "$WORK.
 # a binary that crashed (sanitizer report) counts as a failure too
 if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
 count "unit (cmocka)" "$ok" "$bad"
+
+# count_log LABEL LOG RC: tally a script's closing "N passed, M failed"; a
+# script that failed (RC) without saying so counts as one failure
+count_log() {
+    local ok bad
+    ok=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $1 }' "$2" | tail -1)
+    bad=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $3 }' "$2" | tail -1)
+    ok=${ok:-0}; bad=${bad:-0}
+    if [ "$3" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
+    count "$1" "$ok" "$bad"
+}
 
 run_sql_suites() {  # run_sql_suites LABEL DIR
     local label=$1 dir=$2 rc ok bad
@@ -69,6 +81,14 @@ mana_start_cluster "$WORK/plain" "$PORT"
 run_sql_suites "sql-suites (no preload)" "$WORK/plain"
 mana_stop_cluster "$WORK/plain"
 
+say "the worker listens only where mana_sync.listen_address says (own cluster, loopback addresses only)"
+set +e
+MANA_LISTEN_DIR=$WORK/listen MANA_PGOSUSER=$PGOSUSER PGBIN=$PGBIN \
+    timeout 600 /usr/bin/python3 "$MANA_ROOT/test/integration/listen_test.py" 2>&1 | tee "$WORK.listen.log"
+rc=${PIPESTATUS[0]}
+set -e
+count_log "listen address" "$WORK.listen.log" "$rc"
+
 say "pg_regress + isolation, shared_preload_libraries = mana_sync"
 WS_PORT=${MANA_TEST_WS_PORT:-3091}
 PRELOAD_CONF=("shared_preload_libraries = 'mana_sync'"
@@ -82,17 +102,6 @@ for db in contrib_regression isolation_regression mana_regress; do
     psql -qX -h "$WORK/preload" -p "$PORT" -U "$PGOSUSER" -d postgres \
         -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 done
-
-# count_log LABEL LOG RC: tally a script's closing "N passed, M failed"; a
-# script that failed (RC) without saying so counts as one failure
-count_log() {
-    local ok bad
-    ok=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $1 }' "$2" | tail -1)
-    bad=$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { print $3 }' "$2" | tail -1)
-    ok=${ok:-0}; bad=${bad:-0}
-    if [ "$3" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
-    count "$1" "$ok" "$bad"
-}
 
 # run_py LABEL SCRIPT: an integration script (test/integration/SCRIPT, or a
 # path from the repository's root) against the preloaded cluster
@@ -123,9 +132,11 @@ run_py "faults" fault_test.py
 say "commit_hook intake: abort, two-phase commit, ring overflow, notify mode per session"
 run_py "commit_hook intake" hook_test.py
 say "the todo web app in a real browser: Playwright (npm) driving Debian's chromium"
-mana_install_node --browser
-(cd "$MANA_ROOT/examples/todo" && npm install --no-audit --no-fund --silent >/dev/null)
-run_py "todo app end to end" test/e2e/todo_e2e.mjs
+if mana_install_node --browser && npm_ci "$MANA_ROOT/examples/todo"; then
+    run_py "todo app end to end" test/e2e/todo_e2e.mjs
+else
+    count "todo app end to end (Node.js or its packages could not be installed)" 0 1
+fi
 # last: its final tests stop the cluster
 say "push worker integration tests (WebSocket client: python3-websockets)"
 run_py "worker integration" worker_test.py

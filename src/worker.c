@@ -45,6 +45,7 @@
 
 #include "hub.h"
 #include "jwt.h"
+#include "listen.h"
 #include "mana_sync.h"
 #include "notify_payload.h"
 #include "wsproto.h"
@@ -938,6 +939,18 @@ worker_cleanup(int code, Datum arg)
 	jwks = NULL;
 }
 
+/*
+ * A connection accepted by listen.c becomes an lws HTTP connection (which
+ * may upgrade to a WebSocket).  When lws cannot take it (its descriptor
+ * table is full) it closes the socket itself.
+ */
+static void
+accept_client(int fd)
+{
+	if (lws_adopt_socket_vhost(vhost, fd) == NULL)
+		mana_stat_add(MANA_STAT_CONNECTIONS_REFUSED, 1);
+}
+
 /* close every WebSocket with 1001 going away, waiting at most ~1 s */
 static void
 close_all(void)
@@ -946,6 +959,7 @@ close_all(void)
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
 
 	shutting_down = true;
+	mana_listen_close();
 	for (c = ws_list; c != NULL; c = c->next)
 		lws_callback_on_writable(c->wsi);
 	while (ws_list != NULL && GetCurrentTimestamp() < deadline)
@@ -1000,8 +1014,8 @@ mana_sync_worker_main(Datum main_arg)
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_VALIDATE_UTF8;
 	info.foreign_loops = (void **) &evloop;
-	info.port = mana_port;
-	info.iface = (mana_listen_address && mana_listen_address[0]) ? mana_listen_address : NULL;
+	/* listen.c owns the listening sockets: lws only serves what it accepts */
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.protocols = protocols;
 	info.timeout_secs = 10;		/* slow or silent HTTP clients */
 	/*
@@ -1016,14 +1030,15 @@ mana_sync_worker_main(Datum main_arg)
 	before_shmem_exit(worker_cleanup, (Datum) 0);
 	ctx = lws_create_context(&info);
 	if (ctx == NULL)
-		ereport(ERROR,
-				(errmsg("mana_sync: could not start the WebSocket server on %s:%d",
-						info.iface ? info.iface : "*", mana_port),
-				 errhint("Is another process using the port? See mana_sync.port.")));
+		ereport(ERROR, (errmsg("mana_sync: could not start the WebSocket server")));
 	vhost = lws_get_vhost_by_name(ctx, "default");
+	if (mana_listen_open(evloop, mana_listen_address, mana_port, accept_client) == 0)
+		ereport(ERROR,
+				(errmsg("mana_sync: could not listen on any address of mana_sync.listen_address \"%s\", port %d",
+						mana_listen_address ? mana_listen_address : "", mana_port),
+				 errhint("Is another process using the port (mana_sync.port)? The lines above say why each address failed.")));
 	if (mana_shared != NULL)
 		pg_atomic_write_u32(&mana_shared->worker_pid, (uint32) MyProcPid);
-	elog(LOG, "mana_sync: push worker listening on %s:%d", info.iface ? info.iface : "*", mana_port);
 
 	/* wake at once when the postmaster dies */
 	{
