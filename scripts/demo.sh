@@ -25,6 +25,21 @@ if [ "${1:-}" = "stop" ]; then
     exit 0
 fi
 
+# a demo that fails stops what it started and says where it stopped
+demo_failed() {
+    local rc=$?
+    trap - EXIT
+    if [ "$rc" -ne 0 ]; then
+        echo >&2
+        echo "the demo failed (exit $rc, at line ${BASH_LINENO[0]}); stopping what it started" >&2
+        [ -f "$DIR/log" ] && { echo "-- the last lines of the PostgreSQL log ($DIR/log):" >&2; tail -15 "$DIR/log" >&2; }
+        stop_web
+        mana_stop_cluster "$DIR"
+    fi
+    exit "$rc"
+}
+trap demo_failed EXIT
+
 mana_install_deps
 mana_install_node
 mana_build
@@ -50,7 +65,9 @@ CREATE TABLE tasks (
     is_completed boolean NOT NULL DEFAULT false,
     created_at timestamptz
 );
+\o /dev/null
 SELECT mana_sync_enable('tasks', 'todo');
+\o
 -- the web app's table (examples/todo)
 CREATE TABLE todos (
     id text PRIMARY KEY,
@@ -59,7 +76,9 @@ CREATE TABLE todos (
     done boolean NOT NULL DEFAULT false,
     created_at timestamptz
 );
+\o /dev/null
 SELECT mana_sync_enable('todos', 'todo');
+\o
 \echo
 \echo '== registered tables'
 SELECT table_name, app_id, collection, owner_column, id_column FROM mana_sync_tables;
@@ -127,32 +146,42 @@ p = b(json.dumps({"sub": sys.argv[1], "exp": int(time.time()) + 3600}).encode())
 print(h + "." + p + "." + b(hmac.new(sys.argv[2].encode(), (h + "." + p).encode(), hashlib.sha256).digest()))
 PY
 }
-for i in $(seq 1 40); do   # the worker finds the new database within a few seconds
-    curl -s "http://127.0.0.1:$WS_PORT/health" | grep -q '"databasesListened":[1-9]' && break
+ready=0
+for i in $(seq 1 80); do   # the worker finds the new database within a few seconds
+    if curl -s "http://127.0.0.1:$WS_PORT/health" | grep -q '"databasesListened":[1-9]'; then ready=1; break; fi
     sleep 0.25
 done
+[ "$ready" = 1 ] || { echo "the push worker did not serve the todo_demo database within 20 s" >&2; exit 1; }
 sleep 2
 say "over HTTP: alice-phone pushes with POST /sync/todo, bob pulls with GET /sync/todo/pull"
-curl -s -X POST "http://127.0.0.1:$WS_PORT/sync/todo" -H "Authorization: Bearer $(token alice)" \
+echo "alice-phone's push (a new task t-2); the answer:"
+curl -sS -f -X POST "http://127.0.0.1:$WS_PORT/sync/todo" -H "Authorization: Bearer $(token alice)" \
      -H "Content-Type: application/json" -H "X-Client-Id: alice-phone" \
      -d '{"changes":[{"table":"tasks","id":"t-2","op":"insert","data":{"id":"t-2","title":"Call mum","updatedAt":"2026-03-27T09:00:00.000Z"}}]}'
 echo
-curl -s "http://127.0.0.1:$WS_PORT/sync/todo/pull?collection=tasks" -H "Authorization: Bearer $(token bob)"
+echo "bob's pull of tasks (another user: no changes); the answer:"
+curl -sS -f "http://127.0.0.1:$WS_PORT/sync/todo/pull?collection=tasks" -H "Authorization: Bearer $(token bob)"
 echo
 say "the worker's health"
-curl -s "http://127.0.0.1:$WS_PORT/health"
+curl -sS -f "http://127.0.0.1:$WS_PORT/health"
+echo
 
 say "the todo web app (examples/todo): a static server for the page"
-(cd "$TODO_DIR" && npm install --no-audit --no-fund --silent >/dev/null)
+npm_ci "$TODO_DIR" --omit=dev
 # development only: tokens for two demo users, signed with mana_sync.jwt_secret
 printf '{"alice": "%s", "bob": "%s"}\n' "$(token alice)" "$(token bob)" > "$TODO_DIR/dev-tokens.json"
 nohup /usr/bin/python3 -m http.server "$WEB_PORT" --bind 127.0.0.1 --directory "$TODO_DIR" \
     >"$DIR/web.log" 2>&1 &
 echo $! > "$DIR/web.pid"
+ready=0
 for i in $(seq 1 40); do
-    curl -s -o /dev/null "http://127.0.0.1:$WEB_PORT/" && break
+    if curl -s -o /dev/null "http://127.0.0.1:$WEB_PORT/"; then ready=1; break; fi
     sleep 0.25
 done
+[ "$ready" = 1 ] || { echo "the page server did not start; its log:" >&2; cat "$DIR/web.log" >&2; exit 1; }
+
+say "listening TCP sockets of the demo (loopback only)"
+listening_sockets "$WS_PORT" "$WEB_PORT"
 
 cat <<EOT
 

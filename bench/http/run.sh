@@ -20,9 +20,8 @@ trap 'mana_stop_cluster "$DIR"' EXIT
 
 mana_install_deps
 mana_build
-command -v node >/dev/null && command -v npm >/dev/null ||
-    { echo "bench/http needs Node.js and npm"; exit 1; }
-(cd "$MANA_ROOT/bench/ws" && npm install --no-audit --no-fund --silent >/dev/null)
+mana_install_node
+npm_ci "$MANA_ROOT/bench/ws"
 export NODE_PATH="$MANA_ROOT/bench/ws/node_modules"
 taskset -c 0 true 2>/dev/null && PIN0="taskset -c 0" PIN1="taskset -c 1" || PIN0="" PIN1=""
 $PIN0 bash -c "source '$MANA_ROOT/scripts/lib.sh'; mana_start_cluster '$DIR' '$PORT' \

@@ -30,8 +30,7 @@ trap 'mana_stop_cluster "$DIR"' EXIT
 mana_install_deps
 mana_build
 have_node=1
-command -v node >/dev/null && command -v npm >/dev/null || have_node=0
-[ $have_node = 1 ] && (cd "$WSDIR" && npm install --no-audit --no-fund --silent >/dev/null)
+mana_install_node && npm_ci "$WSDIR" || have_node=0
 
 # no checkpoint during the runs (after a warm-up every page has had its
 # full-page image): what is measured is the steady state between checkpoints

@@ -2,7 +2,9 @@
 // each), then writes rows of random connected users at a steady rate and
 // measures, for each write, the time from its commit (the UPDATE returning)
 // to the receipt of sync-available by that user's connection.
-//   node loadgen.js URL SERVER_PID N RATE SECONDS PGHOST PGPORT DATABASE SECRET
+//   node loadgen.js URL SERVER_PID N RATE SECONDS PGHOST PGPORT DATABASE SECRET [INTAKE]
+// INTAKE: the writer's mana_sync.notify_mode, commit_hook (the server's
+// default) or notify (hints as NOTIFY, which the Node.js peer LISTENs for).
 // Prints one JSON line with the figures.
 'use strict';
 const crypto = require('crypto');
@@ -10,7 +12,7 @@ const fs = require('fs');
 const WebSocket = require('ws');
 const { Client } = require('pg');
 
-const [url, serverPid, nStr, rateStr, secsStr, pghost, pgport, database, secret] = process.argv.slice(2);
+const [url, serverPid, nStr, rateStr, secsStr, pghost, pgport, database, secret, intake] = process.argv.slice(2);
 const N = Number(nStr), RATE = Number(rateStr), SECS = Number(secsStr);
 
 function token(sub) {
@@ -69,6 +71,8 @@ function pct(sorted, p) {
 
   const pg = new Client({ host: pghost, port: Number(pgport), database, user: 'postgres' });
   await pg.connect();
+  if (intake === 'notify' || intake === 'commit_hook') await pg.query(`SET mana_sync.notify_mode = ${intake}`);
+  else if (intake) throw new Error('INTAKE must be commit_hook or notify');
   const interval = 1000 / RATE;
   const end = performance.now() + SECS * 1000;
   let writes = 0;

@@ -3,7 +3,8 @@
 # WebSocket connections, write rows of random users at a steady rate, and
 # measure commit-to-client latency and memory per connection, for the
 # mana_sync worker and for the Node.js peer (bench/ws/peer.js) on the same
-# workload.  Usage: bash bench/ws/run.sh [--quick]
+# workload (the worker with both intakes; the peer hears NOTIFY only, so it
+# runs with the writer in notify mode).  Usage: bash bench/ws/run.sh [--quick]
 source "$(dirname "$0")/../../scripts/lib.sh"
 
 PORT=${MANA_BENCH_PORT:-55451}
@@ -23,9 +24,9 @@ PEER=
 
 mana_install_deps
 mana_build
-command -v node >/dev/null && command -v npm >/dev/null ||
-    { echo "bench/ws needs Node.js and npm (the load generator and the peer use ws and pg from npm)"; exit 1; }
-(cd "$HERE" && npm install --no-audit --no-fund --silent >/dev/null)
+# the load generator and the peer use ws and pg from npm
+mana_install_node
+npm_ci "$HERE"
 # PostgreSQL (and its worker) on core 0, the load generator on core 1
 taskset -c 0 true 2>/dev/null && PIN0="taskset -c 0" PIN1="taskset -c 1" || PIN0="" PIN1=""
 $PIN0 bash -c "source '$MANA_ROOT/scripts/lib.sh'; mana_start_cluster '$DIR' '$PORT' \
@@ -43,18 +44,22 @@ sleep 3   # the worker finds the database
 worker_pid=$(psql -qXAt -d wsbench -c "SELECT pid FROM mana_sync_worker_stats()")
 results=()
 for n in $LEVELS; do
-    say "mana_sync worker, $n connections"
-    r=$($PIN1 node "$HERE/loadgen.js" "ws://127.0.0.1:$WS_PORT/ws/bench" "$worker_pid" "$n" "$RATE" "$SECS" \
-        "$DIR" "$PORT" wsbench "$SECRET")
-    echo "$r"; results+=("worker|$n|$r")
+    # the worker with each intake; the peer hears only NOTIFY, so its row
+    # and the worker's row to compare it with use notify mode
+    for intake in commit_hook notify; do
+        say "mana_sync worker ($intake), $n connections"
+        r=$($PIN1 node "$HERE/loadgen.js" "ws://127.0.0.1:$WS_PORT/ws/bench" "$worker_pid" "$n" "$RATE" "$SECS" \
+            "$DIR" "$PORT" wsbench "$SECRET" "$intake")
+        echo "$r"; results+=("worker|$intake|$n|$r")
+    done
 
-    say "Node.js peer, $n connections"
+    say "Node.js peer (notify), $n connections"
     $PIN0 node "$HERE/peer.js" "$PEER_PORT" "$DIR" "$PORT" wsbench "$SECRET" >/dev/null &
     PEER=$!
     sleep 1.5
     r=$($PIN1 node "$HERE/loadgen.js" "ws://127.0.0.1:$PEER_PORT/ws/bench" "$PEER" "$n" "$RATE" "$SECS" \
-        "$DIR" "$PORT" wsbench "$SECRET")
-    echo "$r"; results+=("peer|$n|$r")
+        "$DIR" "$PORT" wsbench "$SECRET" notify)
+    echo "$r"; results+=("peer|notify|$n|$r")
     kill $PEER; wait $PEER 2>/dev/null || true; PEER=
 done
 
@@ -63,15 +68,17 @@ done
     echo
     echo "Writes of random users at $RATE/s for ${SECS}s per run; latency from the UPDATE's commit (as the writer sees it) to the client's receipt of sync-available."
     echo
-    echo "| server | connections | held | memory per idle connection | p50 ms | p99 ms | max ms | writes | received | lost |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "Intake: how the writes' hints reached the server: commit_hook (mana_sync's default, shared memory at commit) or notify (NOTIFY mana_sync, the only one the Node.js peer hears)."
+    echo
+    echo "| server | intake | connections | held | memory per idle connection | p50 ms | p99 ms | max ms | writes | received | lost |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for line in "${results[@]}"; do
-        IFS='|' read -r who n json <<<"$line"
+        IFS='|' read -r who intake n json <<<"$line"
         name=$([ "$who" = worker ] && echo "mana_sync worker" || echo "Node.js peer (ws + pg)")
         echo "$json" | /usr/bin/python3 -c "
 import json,sys; r=json.load(sys.stdin)
 f=lambda v: '%.2f' % v if v is not None else '-'
-print('| $name | $n | %d | %.1f KB | %s | %s | %s | %d | %d | %d |' % (r['connections'], r['bytes_per_conn']/1024.0,
+print('| $name | $intake | $n | %d | %.1f KB | %s | %s | %s | %d | %d | %d |' % (r['connections'], r['bytes_per_conn']/1024.0,
       f(r['p50_ms']), f(r['p99_ms']), f(r['max_ms']), r['writes'], r['received'], r['lost']))"
     done
 } | tee "$OUT/ws-latest.md"

@@ -17,7 +17,8 @@
 
 FUZZ_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
-FUZZ_CC        ?= clang
+# Debian's clang-14 package installs clang-14, not clang
+FUZZ_CC        ?= $(shell command -v clang-14 || command -v clang || echo clang-14)
 FUZZ_CFLAGS    ?= -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SECONDS   ?= 10
 FUZZ_MAX_LEN   ?= 8192

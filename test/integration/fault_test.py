@@ -180,7 +180,7 @@ async def t_restart_during_http_pushes():
     # -l: the new postmaster must not inherit our pipe (run() would wait for it)
     r = subprocess.run(["runuser", "-u", PGOSUSER, "--", "pg_ctl", "-D", PGDATA, "-m", "fast", "-w",
                         "-l", os.path.join(os.path.dirname(PGDATA), "log"), "restart"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd="/")
     assert r.returncode == 0, r.stderr
     th.join()
     assert cluster_up(60)

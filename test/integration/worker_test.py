@@ -554,7 +554,7 @@ async def t_fast_shutdown():
     pgdata = os.environ["MANA_PGDATA"]
     t0 = time.time()
     r = subprocess.run(["runuser", "-u", os.environ.get("MANA_PGOSUSER", "postgres"), "--",
-                        "pg_ctl", "-D", pgdata, "-m", "fast", "-w", "stop"], capture_output=True, text=True)
+                        "pg_ctl", "-D", pgdata, "-m", "fast", "-w", "stop"], capture_output=True, text=True, cwd="/")
     elapsed = time.time() - t0
     assert r.returncode == 0, r.stderr
     codes = []
@@ -612,7 +612,7 @@ async def t_postmaster_death():
     pgdata = os.environ["MANA_PGDATA"]
     user = os.environ.get("MANA_PGOSUSER", "postgres")
     r = subprocess.run(["runuser", "-u", user, "--", "pg_ctl", "-D", pgdata, "-l", pgdata + "/../log", "-w", "start"],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, cwd="/")
     assert r.returncode == 0, r.stderr
     assert wait_for(lambda: worker_pid() > 0, 10)
     wpid = worker_pid()
@@ -661,12 +661,15 @@ def run(tests, names):
         try:
             asyncio.run(asyncio.wait_for(t(), 120))
             passed += 1
-            print("ok   %-36s %.1fs" % (t.__name__, time.time() - t0))
+            print("ok   %-36s %.1fs" % (t.__name__, time.time() - t0), flush=True)
         except Exception:
             failed += 1
-            print("FAIL %-36s %.1fs" % (t.__name__, time.time() - t0))
-            traceback.print_exc()
-    print("%d passed, %d failed" % (passed, failed))
+            # on stdout, right after its FAIL line: scripts/asan.sh reads
+            # them in this order, whatever the buffering
+            print("FAIL %-36s %.1fs" % (t.__name__, time.time() - t0), flush=True)
+            traceback.print_exc(file=sys.stdout)
+            sys.stdout.flush()
+    print("%d passed, %d failed" % (passed, failed), flush=True)
     return 1 if failed else 0
 
 
