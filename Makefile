@@ -5,13 +5,17 @@ EXTENSION  = mana_sync
 EXTVERSION = 0.1.0
 MODULE_big = mana_sync
 
-PURE_OBJS = src/iso8601.o src/b64url.o src/cursor.o src/lww.o src/names.o \
-            src/notify_payload.o src/json.o src/jwt.o src/wsproto.o src/hub.o \
-            src/chunked.o
-GLUE_OBJS = src/mana_sync.o src/tablemeta.o src/jsonconv.o \
-            src/trigger.o src/changeset.o src/pull.o \
-            src/shmem.o src/hintring.o src/worker.o src/listen.o src/intake.o src/pool.o src/http.o
-OBJS = $(PURE_OBJS) $(GLUE_OBJS)
+# The folders are the architecture (docs/architecture.md):
+#   src/core     pure C (libc and OpenSSL): unit-tested and fuzzed
+#   src/backend  what runs in a backend: SQL functions, trigger, commit hook,
+#                shared memory
+#   src/worker   the background worker: loop, listener, intake, pool,
+#                WebSocket, HTTP
+# src/mana_sync.c is the module's entry point (_PG_init).
+CORE_OBJS    = $(patsubst %.c,%.o,$(sort $(wildcard src/core/*.c)))
+BACKEND_OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/backend/*.c)))
+WORKER_OBJS  = $(patsubst %.c,%.o,$(sort $(wildcard src/worker/*.c)))
+OBJS = src/mana_sync.o $(CORE_OBJS) $(BACKEND_OBJS) $(WORKER_OBJS)
 
 DATA = sql/mana_sync--$(EXTVERSION).sql
 
@@ -37,17 +41,17 @@ include $(PGXS)
 # ---- unit tests of the pure C ------------------------------------------
 # Debian's clang-14 package installs clang-14, not clang
 UNIT_CC     ?= $(shell command -v clang-14 || command -v clang || echo clang-14)
-UNIT_CFLAGS = -std=c11 -g -O1 -Wall -Wextra -Werror -Isrc \
+UNIT_CFLAGS = -std=c11 -g -O1 -Wall -Wextra -Werror -Isrc/core \
               -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
 UNIT_TESTS  = test/unit/test_iso8601 test/unit/test_b64url test/unit/test_cursor \
               test/unit/test_lww test/unit/test_names test/unit/test_notify_payload \
               test/unit/test_json test/unit/test_jwt test/unit/test_wsproto test/unit/test_hub \
               test/unit/test_chunked
-PURE_SRCS   = $(PURE_OBJS:.o=.c)
+CORE_SRCS   = $(sort $(wildcard src/core/*.c))
 
-test/unit/%: test/unit/%.c $(PURE_SRCS) src/*.h
-	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(PURE_SRCS) -lcmocka -lcrypto
+test/unit/%: test/unit/%.c $(CORE_SRCS) src/core/*.h
+	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -lcmocka -lcrypto
 
 .PHONY: unit
 unit: $(UNIT_TESTS)

@@ -17,8 +17,8 @@
 #include "utils/timestamp.h"
 #include "access/xact.h"
 
-#include "mana_sync.h"
-#include "worker.h"
+#include "backend/mana_sync.h"
+#include "worker/worker.h"
 
 PG_MODULE_MAGIC;
 

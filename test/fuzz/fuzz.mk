@@ -29,25 +29,25 @@ FUZZ_NAMES = iso8601 cursor notify json jwt wsmsg path hub chunked
 FUZZERS    = $(patsubst %,test/fuzz/fuzz_%,$(FUZZ_NAMES))
 
 # the src/*.c each harness links (and -l flags)
-FUZZ_SRCS_iso8601 = src/iso8601.c
-FUZZ_SRCS_cursor  = src/cursor.c src/b64url.c src/iso8601.c
-FUZZ_SRCS_notify  = src/notify_payload.c
-FUZZ_SRCS_json    = src/json.c
-FUZZ_SRCS_jwt     = src/jwt.c src/json.c src/b64url.c
+FUZZ_SRCS_iso8601 = src/core/iso8601.c
+FUZZ_SRCS_cursor  = src/core/cursor.c src/core/b64url.c src/core/iso8601.c
+FUZZ_SRCS_notify  = src/core/notify_payload.c
+FUZZ_SRCS_json    = src/core/json.c
+FUZZ_SRCS_jwt     = src/core/jwt.c src/core/json.c src/core/b64url.c
 FUZZ_LIBS_jwt     = -lcrypto
-FUZZ_SRCS_wsmsg   = src/wsproto.c src/json.c
-FUZZ_SRCS_path    = src/wsproto.c src/json.c
-FUZZ_SRCS_hub     = src/hub.c src/wsproto.c src/json.c
-FUZZ_SRCS_chunked = src/chunked.c
+FUZZ_SRCS_wsmsg   = src/core/wsproto.c src/core/json.c
+FUZZ_SRCS_path    = src/core/wsproto.c src/core/json.c
+FUZZ_SRCS_hub     = src/core/hub.c src/core/wsproto.c src/core/json.c
+FUZZ_SRCS_chunked = src/core/chunked.c
 
-FUZZ_HEADERS = $(wildcard src/*.h) test/fuzz/fuzz_util.h
+FUZZ_HEADERS = $(wildcard src/core/*.h) test/fuzz/fuzz_util.h
 
 # one explicit dependency line per harness (no pattern rule that PGXS
 # could pick up for anything else)
 $(foreach n,$(FUZZ_NAMES),$(eval test/fuzz/fuzz_$(n): test/fuzz/fuzz_$(n).c $(FUZZ_SRCS_$(n)) $(FUZZ_HEADERS)))
 
 $(FUZZERS): test/fuzz/fuzz_%: test/fuzz/fuzz_%.c
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIBS_$*)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc/core -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIBS_$*)
 
 .PHONY: fuzz fuzz-clean
 

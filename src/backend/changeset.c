@@ -33,8 +33,8 @@
 #include "access/transam.h"
 #include "access/xact.h"
 
-#include "iso8601.h"
-#include "lww.h"
+#include "core/iso8601.h"
+#include "core/lww.h"
 #include "mana_sync.h"
 
 PG_FUNCTION_INFO_V1(mana_apply_changeset);

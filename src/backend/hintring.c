@@ -43,7 +43,7 @@
 #include "utils/guc.h"
 
 #include "mana_sync.h"
-#include "notify_payload.h"
+#include "core/notify_payload.h"
 
 /* the setting */
 int			mana_notify_mode = MANA_NOTIFY_COMMIT_HOOK;

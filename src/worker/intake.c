@@ -32,7 +32,7 @@
 #include "postmaster/postmaster.h"
 #include "utils/timestamp.h"
 
-#include "wsproto.h"
+#include "core/wsproto.h"
 #include "worker.h"
 
 #define MANA_SCAN_MS 2000		/* how often the database list is read */

@@ -43,12 +43,12 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
-#include "hub.h"
-#include "jwt.h"
+#include "core/hub.h"
+#include "core/jwt.h"
 #include "listen.h"
-#include "mana_sync.h"
-#include "notify_payload.h"
-#include "wsproto.h"
+#include "backend/mana_sync.h"
+#include "core/notify_payload.h"
+#include "core/wsproto.h"
 #include "worker.h"
 
 /* settings */

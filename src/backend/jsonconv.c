@@ -25,7 +25,7 @@
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 
-#include "iso8601.h"
+#include "core/iso8601.h"
 #include "mana_sync.h"
 
 void

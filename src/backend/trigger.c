@@ -39,10 +39,10 @@
 #include "utils/hsearch.h"
 #include "utils/xid8.h"
 
-#include "iso8601.h"
+#include "core/iso8601.h"
 #include "mana_sync.h"
-#include "names.h"
-#include "notify_payload.h"
+#include "core/names.h"
+#include "core/notify_payload.h"
 
 PG_FUNCTION_INFO_V1(mana_sync_trigger);
 

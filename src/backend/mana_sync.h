@@ -16,7 +16,7 @@
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
 
-#include "cursor.h"
+#include "core/cursor.h"
 
 /* ---- settings (mana_sync.c) ---- */
 extern int	mana_max_future_skew_ms;

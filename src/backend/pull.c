@@ -24,8 +24,8 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
-#include "b64url.h"
-#include "iso8601.h"
+#include "core/b64url.h"
+#include "core/iso8601.h"
 #include "mana_sync.h"
 
 PG_FUNCTION_INFO_V1(mana_pull);

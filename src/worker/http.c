@@ -18,11 +18,11 @@
 
 #include <libwebsockets.h>
 
-#include "chunked.h"
-#include "json.h"
-#include "jwt.h"
+#include "core/chunked.h"
+#include "core/json.h"
+#include "core/jwt.h"
 #include "worker.h"
-#include "wsproto.h"
+#include "core/wsproto.h"
 
 int			mana_max_body = 10 * 1024 * 1024;
 int			mana_request_timeout_ms = 30000;

@@ -23,7 +23,7 @@
 #include "utils/syscache.h"
 
 #include "mana_sync.h"
-#include "names.h"
+#include "core/names.h"
 
 /* the registry, qualified by the extension's schema (callers hold SPI) */
 static char *

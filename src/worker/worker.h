@@ -10,7 +10,7 @@
 
 #include <libwebsockets.h>
 
-#include "mana_sync.h"
+#include "backend/mana_sync.h"
 
 /* settings (worker.c) */
 extern char *mana_listen_address;
@@ -50,8 +50,8 @@ extern int	mana_intake_callback(struct lws *wsi, enum lws_callback_reasons reaso
 								 void *in, size_t len);
 
 /* the HTTP endpoints (http.c) */
-#include "jwt.h"
-#include "wsproto.h"
+#include "core/jwt.h"
+#include "core/wsproto.h"
 
 extern int	mana_max_body;
 extern char *mana_cors_origins;
