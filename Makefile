@@ -50,7 +50,7 @@ UNIT_TESTS  = test/unit/test_iso8601 test/unit/test_b64url test/unit/test_cursor
               test/unit/test_chunked
 CORE_SRCS   = $(sort $(wildcard src/core/*.c))
 
-test/unit/%: test/unit/%.c $(CORE_SRCS) src/core/*.h
+test/unit/%: test/unit/%.c $(CORE_SRCS) src/core/*.h test/unit/*.h
 	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) -lcmocka -lcrypto
 
 .PHONY: unit

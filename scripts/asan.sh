@@ -120,8 +120,8 @@ rm -f "$RLIB/mana_sync.so" "$RSHARE"/extension/mana_sync*
 if [ "$MODE" = selfcheck ]; then
     say "ASan self-check: injecting a heap overflow into mana_sync_worker_stats() and a stack overflow into the worker's /health"
     perl -0pi -e 's/(mana_sync_worker_stats\(PG_FUNCTION_ARGS\)\n\{\n[^}]*?memset\(nulls, 0, sizeof\(nulls\)\);\n)/$1\t{ volatile size_t asan_i = 16; volatile char *asan_p = malloc(16); asan_p[asan_i] = 1; free((void *) asan_p); }\n/ or die "anchor not found in shmem.c\n"' "$DIR/src/src/backend/shmem.c"
-    perl -0pi -e 's/(serve_health\(struct lws \*wsi\)\n\{\n\tchar\t\tbody\[512\];\n)/$1\t{ volatile size_t asan_i = sizeof(body); ((volatile char *) body)[asan_i] = 0; }\n/ or die "anchor not found in worker.c\n"' "$DIR/src/src/worker/worker.c"
-    grep -n 'asan_i' "$DIR/src/src/backend/shmem.c" "$DIR/src/src/worker/worker.c"
+    perl -0pi -e 's/(serve_health\(struct lws \*wsi, http_req \*r\)\n\{\n\tchar\t\tbody\[512\];\n)/$1\t{ volatile size_t asan_i = sizeof(body); ((volatile char *) body)[asan_i] = 0; }\n/ or die "anchor not found in http.c\n"' "$DIR/src/src/worker/http.c"
+    grep -n 'asan_i' "$DIR/src/src/backend/shmem.c" "$DIR/src/src/worker/http.c"
 fi
 
 say "ASan: building mana_sync with -fsanitize=address (gcc)"

@@ -3,7 +3,8 @@
  *     mana_sync.notify_mode = commit_hook: change hints without NOTIFY.
  *
  * NOTIFY makes every notifying commit take a cluster-wide lock and hold it
- * through its WAL flush, so such commits stop sharing flushes (PLATFORM.md).
+ * through its WAL flush, so such commits stop sharing flushes
+ * (docs/intake.md has the measurements).
  * In commit_hook mode the trigger instead records the transaction's hints
  * (the NOTIFY payload text: database, app, table, owner, client) in
  * backend-local memory, deduplicated; a transaction callback copies them
@@ -37,17 +38,24 @@
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/lwlock.h"
 #include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/guc.h"
 
-#include "mana_sync.h"
 #include "core/notify_payload.h"
+#include "hintring.h"
+#include "shmem.h"
 
 /* the setting */
 int			mana_notify_mode = MANA_NOTIFY_COMMIT_HOOK;
 int			mana_hint_ring_kb = 1024;
+
+static void ring_shmem_request(void);
+static void ring_shmem_startup(void);
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 #define RING_MAX_OVERFLOW_DBS 16
 #define DRAIN_CHUNK (64 * 1024)	/* most bytes taken under the lock at once */
@@ -98,8 +106,12 @@ static const struct config_enum_entry notify_mode_options[] = {
 
 /* ---------------------------------------------------------------- setup */
 
+/*
+ * The settings; with shared_preload_libraries (in the postmaster) also the
+ * ring's size and its eventfd.
+ */
 void
-mana_hintring_define_settings(void)
+mana_hintring_init(void)
 {
 	DefineCustomEnumVariable("mana_sync.notify_mode",
 							 "How committed changes reach the push worker: notify (LISTEN/NOTIFY) or commit_hook (shared memory).",
@@ -107,12 +119,12 @@ mana_hintring_define_settings(void)
 							 "Without shared_preload_libraries, commit_hook falls back to notify.",
 							 &mana_notify_mode, MANA_NOTIFY_COMMIT_HOOK, notify_mode_options,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
-}
-
-/* called from _PG_init in the postmaster (shared_preload_libraries) */
-void
-mana_hintring_preload_settings(void)
-{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = ring_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = ring_shmem_startup;
 	DefineCustomIntVariable("mana_sync.hint_ring_size",
 							"Shared memory for hints on their way to the push worker in commit_hook mode.",
 							"When it is full, clients of the affected databases are told to pull.",
@@ -126,18 +138,29 @@ mana_hintring_preload_settings(void)
 				 errdetail("commit_hook mode falls back to NOTIFY.")));
 }
 
-Size
-mana_hintring_shmem_size(void)
+static Size
+ring_shmem_size(void)
 {
 	return MAXALIGN(offsetof(hint_ring, data) + (Size) mana_hint_ring_kb * 1024);
 }
 
-void
-mana_hintring_shmem_startup(void)
+static void
+ring_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(ring_shmem_size());
+}
+
+static void
+ring_shmem_startup(void)
 {
 	bool		found;
 
-	ring = ShmemInitStruct("mana_sync hint ring", mana_hintring_shmem_size(), &found);
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	ring = ShmemInitStruct("mana_sync hint ring", ring_shmem_size(), &found);
 	if (!found)
 	{
 		SpinLockInit(&ring->lock);
@@ -147,6 +170,7 @@ mana_hintring_shmem_startup(void)
 		ring->noverflow = 0;
 		ring->size = (Size) mana_hint_ring_kb * 1024;
 	}
+	LWLockRelease(AddinShmemInitLock);
 }
 
 int
@@ -373,6 +397,11 @@ mana_hintring_ack(void)
  * empty: the next commit writes the eventfd.  A worker under load passes
  * may_sleep = false: it promises to call again soon (a short timer), and commits in
  * between need no wake-up.
+ *
+ * Long (about 120 lines) for a reason: the locked copy-out, the held
+ * prepared transactions and the overflow list share one pass and its
+ * local state; split, each part would need the lock protocol explained
+ * again.
  */
 uint64
 mana_hintring_drain(void (*deliver) (const char *payload, size_t len),

@@ -18,6 +18,7 @@
 #include "parser/parse_coerce.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
@@ -26,7 +27,8 @@
 #include "utils/numeric.h"
 
 #include "core/iso8601.h"
-#include "mana_sync.h"
+#include "jsonconv.h"
+#include "request.h"
 
 void
 mana_json_string(StringInfo out, const char *s)

@@ -1,7 +1,8 @@
 /*
  * shmem.c
- *     The push worker's counters in shared memory, and the SQL function
- *     that reads them.
+ *     The push worker's statistics in shared memory (the table of them is
+ *     MANA_STATS in shmem.h), and the SQL function that reads them.
+ *     (hintring.c attaches its ring with hooks of its own.)
  *
  * Only the worker writes (plain atomic stores and adds, no lock: each
  * counter is independent and readers accept a momentarily mixed view).
@@ -20,7 +21,7 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 
-#include "mana_sync.h"
+#include "shmem.h"
 
 PG_FUNCTION_INFO_V1(mana_sync_worker_stats);
 
@@ -35,7 +36,6 @@ mana_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(mana_stats)));
-	RequestAddinShmemSpace(mana_hintring_shmem_size());
 }
 
 static void
@@ -54,7 +54,6 @@ mana_shmem_startup(void)
 		for (i = 0; i < MANA_STAT_COUNT; i++)
 			pg_atomic_init_u64(&mana_shared->counters[i], 0);
 	}
-	mana_hintring_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -67,22 +66,35 @@ mana_shmem_init(void)
 	shmem_startup_hook = mana_shmem_startup;
 }
 
-const char *const mana_stat_names[MANA_STAT_COUNT] = {
-	"connections",
-	"authenticated_users",
-	"databases_listened",
-	"auth_failures",
-	"notifications_received",
-	"messages_sent",
-	"hints_coalesced",
-	"hints_dropped",
-	"listener_reconnects",
-	"connections_refused",
-	"frames_refused",
-	"ring_hints",
-	"ring_overflows",
-	"ring_wakeups",
+const mana_stat_def mana_stat_defs[MANA_STAT_COUNT] = {
+#define MANA_STAT_DEF(id, sql, prom, type, help) {sql, prom, type, help},
+	MANA_STATS(MANA_STAT_DEF)
+#undef MANA_STAT_DEF
 };
+
+void
+mana_stat_add(mana_stat s, int64 n)
+{
+	if (mana_shared == NULL)
+		return;
+	if (n >= 0)
+		pg_atomic_fetch_add_u64(&mana_shared->counters[s], (uint64) n);
+	else
+		pg_atomic_fetch_sub_u64(&mana_shared->counters[s], (uint64) -n);
+}
+
+void
+mana_stat_set(mana_stat s, uint64 v)
+{
+	if (mana_shared != NULL)
+		pg_atomic_write_u64(&mana_shared->counters[s], v);
+}
+
+uint64
+mana_stat_get(mana_stat s)
+{
+	return mana_shared ? pg_atomic_read_u64(&mana_shared->counters[s]) : 0;
+}
 
 /*
  * mana_sync_worker_stats() RETURNS TABLE (running bool, pid int, <counters>)
@@ -98,6 +110,14 @@ mana_sync_worker_stats(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	/* the SQL definition and MANA_STATS must list the same columns */
+	if (tupdesc->natts != 2 + MANA_STAT_COUNT)
+		elog(ERROR, "mana_sync_worker_stats() has %d columns, the library knows %d statistics",
+			 tupdesc->natts - 2, (int) MANA_STAT_COUNT);
+	for (i = 0; i < MANA_STAT_COUNT; i++)
+		if (strcmp(NameStr(TupleDescAttr(tupdesc, 2 + i)->attname), mana_stat_defs[i].sql_name) != 0)
+			elog(ERROR, "column %d of mana_sync_worker_stats() is \"%s\", the library's statistic is \"%s\"",
+				 3 + i, NameStr(TupleDescAttr(tupdesc, 2 + i)->attname), mana_stat_defs[i].sql_name);
 	memset(nulls, 0, sizeof(nulls));
 	if (mana_shared != NULL)
 		pid = pg_atomic_read_u32(&mana_shared->worker_pid);

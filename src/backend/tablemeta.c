@@ -18,11 +18,13 @@
 #include "executor/spi.h"
 #include "parser/parse_coerce.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "mana_sync.h"
+#include "request.h"
+#include "tablemeta.h"
 #include "core/names.h"
 
 /* the registry, qualified by the extension's schema (callers hold SPI) */
@@ -71,6 +73,11 @@ role_of(const char *name, const char *owner_col, const char *id_col, Oid typid)
 	return MANA_COL_FIELD;
 }
 
+/*
+ * The table's columns, their roles and conversions.  Long (about 115
+ * lines) for a reason: one loop over the attributes fills each column's
+ * whole description; the parts only make sense together.
+ */
 static void
 build_columns(mana_table *t, Relation rel, const char *owner_col, const char *id_col)
 {

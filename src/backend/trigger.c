@@ -7,9 +7,12 @@
  * snapshots), and for plain SQL writes stamp server time in field_timestamps
  * for exactly the fields whose values changed.  Writes made by
  * mana_apply_changeset (mana_apply_relid names the table it is writing) keep
- * the client timestamps it computed.  Every write queues a NOTIFY on channel
- * mana_sync; PostgreSQL sends it at commit, drops it on abort, and folds
- * duplicates within a transaction.
+ * the client timestamps it computed.  Every write hands a hint (app, table,
+ * owner, originating client) to the change intake: in commit_hook mode
+ * hintring.c keeps it in backend memory and passes it to the worker at
+ * commit; in notify mode (or without shared_preload_libraries) it is a
+ * NOTIFY on channel mana_sync, which PostgreSQL sends at commit.  Either
+ * way nothing is sent on abort, and duplicates within a transaction fold.
  *
  * BEFORE DELETE: a plain DELETE becomes a soft delete (deleted_at set by an
  * UPDATE of the same row, so clients learn of it through pull), unless
@@ -30,6 +33,7 @@
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/datum.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -40,13 +44,29 @@
 #include "utils/xid8.h"
 
 #include "core/iso8601.h"
-#include "mana_sync.h"
 #include "core/names.h"
 #include "core/notify_payload.h"
+#include "hintring.h"
+#include "jsonconv.h"
+#include "request.h"
+#include "trigger.h"
 
 PG_FUNCTION_INFO_V1(mana_sync_trigger);
 
 Oid			mana_apply_relid = InvalidOid;
+bool		mana_hard_delete = false;
+
+void
+mana_trigger_init(void)
+{
+	DefineCustomBoolVariable("mana_sync.hard_delete",
+							 "Let plain SQL DELETE remove rows of synced tables instead of soft-deleting them.",
+							 "Clients are not told of hard-deleted rows; use it to purge old tombstones.",
+							 &mana_hard_delete,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+}
 
 typedef struct trig_field
 {
@@ -377,6 +397,11 @@ soft_delete(trig_cache *c, TriggerData *td)
 	return NULL;				/* the row stays, as a tombstone */
 }
 
+/*
+ * The trigger function.  Long (about 130 lines) for a reason: it is the
+ * hot path of every write, kept as one straight sequence (checks, stamps,
+ * hint) so the cost of each step stays visible.
+ */
 Datum
 mana_sync_trigger(PG_FUNCTION_ARGS)
 {

@@ -143,13 +143,7 @@ struct mana_jwks
 	jwk_key    *keys;
 };
 
-typedef enum jwt_alg
-{
-	JWT_ALG_EDDSA,
-	JWT_ALG_ES256,
-	JWT_ALG_RS256,
-	JWT_ALG_HS256
-} jwt_alg;
+#define lengthof_jwt(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ------------------------------------------------------------- utilities */
 
@@ -215,17 +209,18 @@ jwt_member_b64(const mana_json *obj, const char *key, size_t maxchars,
 /* ------------------------------------------------------------- key loading */
 
 static EVP_PKEY *
-jwk_load_ed25519(const mana_json *obj)
+jwk_load_ed25519(const mana_json *obj, const char **why)
 {
 	unsigned char x[MANA_B64URL_DECLEN(43)];
 
+	*why = "bad Ed25519 \"x\" (must be 32 bytes)";
 	if (jwt_member_b64(obj, "x", 43, x, sizeof(x)) != 32)
 		return NULL;
 	return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, 32);
 }
 
 static EVP_PKEY *
-jwk_load_p256(const mana_json *obj)
+jwk_load_p256(const mana_json *obj, const char **why)
 {
 	unsigned char x[MANA_B64URL_DECLEN(43)];
 	unsigned char y[MANA_B64URL_DECLEN(43)];
@@ -236,6 +231,7 @@ jwk_load_p256(const mana_json *obj)
 	EVP_PKEY_CTX *check = NULL;
 	EVP_PKEY   *pkey = NULL;
 
+	*why = "bad P-256 \"x\"/\"y\" (32 bytes each, a point on the curve)";
 	if (jwt_member_b64(obj, "x", 43, x, sizeof(x)) != 32 ||
 		jwt_member_b64(obj, "y", 43, y, sizeof(y)) != 32)
 		return NULL;
@@ -341,7 +337,86 @@ done:
 }
 
 /*
+ * The key types a JWKS may hold, one row each: kty, the curve (NULL: none),
+ * the error for a missing "crv", and the loader.  Keys of other types or
+ * curves are skipped.
+ */
+typedef struct jwk_kind
+{
+	const char *kty;
+	const char *crv;
+	const char *no_crv_error;
+	jwk_type	type;
+	EVP_PKEY   *(*load) (const mana_json *obj, const char **why);
+} jwk_kind;
+
+static const jwk_kind jwk_kinds[] = {
+	{"OKP", "Ed25519", "OKP key without \"crv\"", JWK_ED25519, jwk_load_ed25519},
+	{"EC", "P-256", "EC key without \"crv\"", JWK_P256, jwk_load_p256},
+	{"RSA", NULL, NULL, JWK_RSA, jwk_load_rsa},
+};
+
+/* signature checks, one per algorithm (1: valid) */
+typedef int (*jwt_verify_fn) (const jwk_key *key, const mana_jwt_config *cfg,
+							  const unsigned char *sig, size_t siglen,
+							  const unsigned char *tbs, size_t tbslen);
+
+static int	jwt_verify_eddsa(const jwk_key *key, const mana_jwt_config *cfg, const unsigned char *sig,
+							 size_t siglen, const unsigned char *tbs, size_t tbslen);
+static int	jwt_verify_es256(const jwk_key *key, const mana_jwt_config *cfg, const unsigned char *sig,
+							 size_t siglen, const unsigned char *tbs, size_t tbslen);
+static int	jwt_verify_rs256(const jwk_key *key, const mana_jwt_config *cfg, const unsigned char *sig,
+							 size_t siglen, const unsigned char *tbs, size_t tbslen);
+static int	jwt_verify_hs256(const jwk_key *key, const mana_jwt_config *cfg, const unsigned char *sig,
+							 size_t siglen, const unsigned char *tbs, size_t tbslen);
+
+/*
+ * The algorithms, one row each: the header's "alg", another name a JWK's
+ * "alg" may use for it, the key type it needs (JWK_NONE: the HS256 shared
+ * secret), and its signature check.  A new algorithm is one row and one
+ * check (and, for a new key type, a row of jwk_kinds).
+ */
+typedef struct jwt_alg_def
+{
+	const char *name;
+	const char *jwk_alias;
+	jwk_type	key_type;
+	jwt_verify_fn verify;
+} jwt_alg_def;
+
+static const jwt_alg_def jwt_algs[] = {
+	{"EdDSA", "Ed25519", JWK_ED25519, jwt_verify_eddsa},
+	{"ES256", NULL, JWK_P256, jwt_verify_es256},
+	{"RS256", NULL, JWK_RSA, jwt_verify_rs256},
+	{"HS256", NULL, JWK_NONE, jwt_verify_hs256},
+};
+
+/* the row of a header's "alg", or NULL */
+static const jwt_alg_def *
+jwt_alg_find(const char *alg, size_t alglen)
+{
+	for (size_t i = 0; i < lengthof_jwt(jwt_algs); i++)
+		if (jwt_str_eq(alg, alglen, jwt_algs[i].name))
+			return &jwt_algs[i];
+	return NULL;
+}
+
+/* may a key of this type, limited by its JWK "alg", serve that algorithm? */
+static bool
+jwt_alg_fits(const char *alg, size_t alglen, jwk_type type)
+{
+	for (size_t i = 0; i < lengthof_jwt(jwt_algs); i++)
+		if (jwt_algs[i].key_type == type &&
+			(jwt_str_eq(alg, alglen, jwt_algs[i].name) ||
+			 (jwt_algs[i].jwk_alias != NULL && jwt_str_eq(alg, alglen, jwt_algs[i].jwk_alias))))
+			return true;
+	return false;
+}
+
+/*
  * Loads one JWK into *key.  1: loaded; 0: skipped; -1: error (err filled).
+ * Long (about 100 lines) for a reason: each member's type check has its
+ * own error message; the key types themselves are the table jwk_kinds.
  */
 static int
 jwk_load(const mana_json *obj, int idx, jwk_key *key, char *err, size_t errlen)
@@ -357,6 +432,7 @@ jwk_load(const mana_json *obj, int idx, jwk_key *key, char *err, size_t errlen)
 	size_t		kidlen = 0;
 	jwk_type	type;
 	const char *why = NULL;
+	const jwk_kind *kind;
 
 	memset(key, 0, sizeof(*key));
 	key->kid = NULL;
@@ -410,50 +486,26 @@ jwk_load(const mana_json *obj, int idx, jwk_key *key, char *err, size_t errlen)
 	kty = mana_json_get_string(obj, "kty", &ktylen);
 	if (kty == NULL)
 		return 0;
-
-	if (jwt_str_eq(kty, ktylen, "OKP"))
+	for (kind = jwk_kinds; kind < jwk_kinds + lengthof_jwt(jwk_kinds); kind++)
+		if (jwt_str_eq(kty, ktylen, kind->kty))
+			break;
+	if (kind == jwk_kinds + lengthof_jwt(jwk_kinds))
+		return 0;				/* a key type we do not use */
+	if (kind->crv != NULL)
 	{
 		if (crv == NULL)
 		{
-			jwt_seterr(err, errlen, idx, "OKP key without \"crv\"");
+			jwt_seterr(err, errlen, idx, kind->no_crv_error);
 			return -1;
 		}
-		if (!jwt_str_eq(crv, crvlen, "Ed25519"))
+		if (!jwt_str_eq(crv, crvlen, kind->crv))
 			return 0;
-		if (alg != NULL && !jwt_str_eq(alg, alglen, "EdDSA") &&
-			!jwt_str_eq(alg, alglen, "Ed25519"))
-			return 0;
-		type = JWK_ED25519;
-		key->pkey = jwk_load_ed25519(obj);
-		if (key->pkey == NULL)
-			why = "bad Ed25519 \"x\" (must be 32 bytes)";
 	}
-	else if (jwt_str_eq(kty, ktylen, "EC"))
-	{
-		if (crv == NULL)
-		{
-			jwt_seterr(err, errlen, idx, "EC key without \"crv\"");
-			return -1;
-		}
-		if (!jwt_str_eq(crv, crvlen, "P-256"))
-			return 0;
-		if (alg != NULL && !jwt_str_eq(alg, alglen, "ES256"))
-			return 0;
-		type = JWK_P256;
-		key->pkey = jwk_load_p256(obj);
-		if (key->pkey == NULL)
-			why = "bad P-256 \"x\"/\"y\" (32 bytes each, a point on the curve)";
-	}
-	else if (jwt_str_eq(kty, ktylen, "RSA"))
-	{
-		if (alg != NULL && !jwt_str_eq(alg, alglen, "RS256"))
-			return 0;
-		type = JWK_RSA;
-		key->pkey = jwk_load_rsa(obj, &why);
-	}
-	else
+	/* a key limited to another algorithm is not for us */
+	if (alg != NULL && !jwt_alg_fits(alg, alglen, kind->type))
 		return 0;
-
+	type = kind->type;
+	key->pkey = kind->load(obj, &why);
 	if (key->pkey == NULL)
 	{
 		jwt_seterr(err, errlen, idx, why != NULL ? why : "bad key");
@@ -500,6 +552,11 @@ mana_jwks_count(const mana_jwks *jwks)
 	return jwks == NULL ? 0 : jwks->count;
 }
 
+/*
+ * Long (about 130 lines) for a reason: the document's shape checks (one
+ * key or a set, every failure with its own message) in the order the
+ * rules at the top of this file give them.
+ */
 mana_jwks *
 mana_jwks_parse(const char *json, size_t len, char *err, size_t errlen)
 {
@@ -639,29 +696,12 @@ done:
 
 /* ------------------------------------------------------------ verification */
 
-static jwk_type
-jwt_alg_key_type(jwt_alg alg)
-{
-	switch (alg)
-	{
-		case JWT_ALG_EDDSA:
-			return JWK_ED25519;
-		case JWT_ALG_ES256:
-			return JWK_P256;
-		case JWT_ALG_RS256:
-			return JWK_RSA;
-		case JWT_ALG_HS256:
-			break;
-	}
-	return JWK_NONE;
-}
-
 /* Chooses the key for an asymmetric alg (see the rules at the top). */
 static mana_jwt_status
-jwt_select_key(const mana_jwks *jwks, jwt_alg alg, const char *kid, size_t kidlen,
+jwt_select_key(const mana_jwks *jwks, const jwt_alg_def *alg, const char *kid, size_t kidlen,
 			   const jwk_key **out)
 {
-	jwk_type	want = jwt_alg_key_type(alg);
+	jwk_type	want = alg->key_type;
 	const jwk_key *found = NULL;
 	int			candidates = 0;
 	bool		kid_seen = false;
@@ -724,7 +764,7 @@ jwt_digest_verify(EVP_PKEY *pkey, const EVP_MD *md, bool rsa_pkcs1,
 }
 
 static int
-jwt_verify_es256(EVP_PKEY *pkey, const unsigned char *sig, size_t siglen,
+jwt_verify_p256_sig(EVP_PKEY *pkey, const unsigned char *sig, size_t siglen,
 				 const unsigned char *tbs, size_t tbslen)
 {
 	BIGNUM	   *r = NULL;
@@ -761,41 +801,49 @@ done:
 }
 
 static int
-jwt_verify_signature(jwt_alg alg, const jwk_key *key, const mana_jwt_config *cfg,
-					 const unsigned char *sig, size_t siglen,
-					 const unsigned char *tbs, size_t tbslen)
+jwt_verify_eddsa(const jwk_key *key, const mana_jwt_config *cfg, const unsigned char *sig,
+				 size_t siglen, const unsigned char *tbs, size_t tbslen)
 {
-	switch (alg)
-	{
-		case JWT_ALG_EDDSA:
-			if (siglen != 64)
-				return 0;
-			return jwt_digest_verify(key->pkey, NULL, false, sig, siglen, tbs, tbslen);
-		case JWT_ALG_ES256:
-			return jwt_verify_es256(key->pkey, sig, siglen, tbs, tbslen);
-		case JWT_ALG_RS256:
-			{
-				int			size = EVP_PKEY_get_size(key->pkey);
+	(void) cfg;
+	if (siglen != 64)
+		return 0;
+	return jwt_digest_verify(key->pkey, NULL, false, sig, siglen, tbs, tbslen);
+}
 
-				if (size <= 0 || siglen != (size_t) size)
-					return 0;
-				return jwt_digest_verify(key->pkey, EVP_sha256(), true, sig, siglen,
-										 tbs, tbslen);
-			}
-		case JWT_ALG_HS256:
-			{
-				unsigned char mac[EVP_MAX_MD_SIZE];
-				unsigned int maclen = 0;
+static int
+jwt_verify_es256(const jwk_key *key, const mana_jwt_config *cfg, const unsigned char *sig,
+				 size_t siglen, const unsigned char *tbs, size_t tbslen)
+{
+	(void) cfg;
+	return jwt_verify_p256_sig(key->pkey, sig, siglen, tbs, tbslen);
+}
 
-				if (siglen != 32 || cfg->hs256_secret_len > (size_t) INT_MAX)
-					return 0;
-				if (HMAC(EVP_sha256(), cfg->hs256_secret, (int) cfg->hs256_secret_len,
-						 tbs, tbslen, mac, &maclen) == NULL || maclen != 32)
-					return 0;
-				return CRYPTO_memcmp(mac, sig, 32) == 0;
-			}
-	}
-	return 0;
+static int
+jwt_verify_rs256(const jwk_key *key, const mana_jwt_config *cfg, const unsigned char *sig,
+				 size_t siglen, const unsigned char *tbs, size_t tbslen)
+{
+	int			size = EVP_PKEY_get_size(key->pkey);
+
+	(void) cfg;
+	if (size <= 0 || siglen != (size_t) size)
+		return 0;
+	return jwt_digest_verify(key->pkey, EVP_sha256(), true, sig, siglen, tbs, tbslen);
+}
+
+static int
+jwt_verify_hs256(const jwk_key *key, const mana_jwt_config *cfg, const unsigned char *sig,
+				 size_t siglen, const unsigned char *tbs, size_t tbslen)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+
+	(void) key;
+	if (siglen != 32 || cfg->hs256_secret_len > (size_t) INT_MAX)
+		return 0;
+	if (HMAC(EVP_sha256(), cfg->hs256_secret, (int) cfg->hs256_secret_len,
+			 tbs, tbslen, mac, &maclen) == NULL || maclen != 32)
+		return 0;
+	return CRYPTO_memcmp(mac, sig, 32) == 0;
 }
 
 /* now is past t by more than leeway (t + leeway < now), without overflow */
@@ -910,7 +958,7 @@ jwt_verify_inner(const char *token, size_t len, const mana_jwt_config *cfg,
 	size_t		alglen;
 	const char *kid = NULL;
 	size_t		kidlen = 0;
-	jwt_alg		which;
+	const jwt_alg_def *which;
 	const jwk_key *key = NULL;
 	mana_jwt_status st;
 
@@ -972,15 +1020,8 @@ jwt_verify_inner(const char *token, size_t len, const mana_jwt_config *cfg,
 		return MANA_JWT_MALFORMED;
 	if (jwt_ascii_caseeq(alg, alglen, "none"))
 		return MANA_JWT_ALG_NONE;
-	if (jwt_str_eq(alg, alglen, "EdDSA"))
-		which = JWT_ALG_EDDSA;
-	else if (jwt_str_eq(alg, alglen, "ES256"))
-		which = JWT_ALG_ES256;
-	else if (jwt_str_eq(alg, alglen, "RS256"))
-		which = JWT_ALG_RS256;
-	else if (jwt_str_eq(alg, alglen, "HS256"))
-		which = JWT_ALG_HS256;
-	else
+	which = jwt_alg_find(alg, alglen);
+	if (which == NULL)
 		return MANA_JWT_ALG_UNSUPPORTED;
 	if (mana_json_get(header, "crit") != NULL)
 		return MANA_JWT_MALFORMED;
@@ -993,7 +1034,7 @@ jwt_verify_inner(const char *token, size_t len, const mana_jwt_config *cfg,
 	}
 
 	/* key */
-	if (which == JWT_ALG_HS256)
+	if (which->key_type == JWK_NONE)
 	{
 		if (cfg->hs256_secret == NULL || cfg->hs256_secret_len == 0)
 			return MANA_JWT_NO_KEY;
@@ -1006,8 +1047,7 @@ jwt_verify_inner(const char *token, size_t len, const mana_jwt_config *cfg,
 	}
 
 	/* signature over the ASCII "header.payload" */
-	if (!jwt_verify_signature(which, key, cfg, sdec, (size_t) sdlen,
-							  (const unsigned char *) token, dot2))
+	if (!which->verify(key, cfg, sdec, (size_t) sdlen, (const unsigned char *) token, dot2))
 		return MANA_JWT_BAD_SIGNATURE;
 
 	/* claims, now that they are signed */

@@ -182,7 +182,8 @@ notify_hex4(notify_parser *p)
  * scratch (NUL-terminated).  The output never outgrows the input: a raw byte
  * gives one byte, a 2-char escape one byte, "\uXXXX" at most 3 bytes, a
  * surrogate pair (12 chars) 4 bytes, and the NUL takes the place of the
- * closing quote.  Returns 0 and sets *out / *out_len, or -1.
+ * closing quote.  Returns 0 and sets *out / *out_len, or -1.  About 100
+ * lines: a byte-level decoder in one loop, fuzzed as a whole.
  */
 static int
 notify_parse_string(notify_parser *p, const char **out, size_t *out_len)

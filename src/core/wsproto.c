@@ -15,7 +15,6 @@
 #include "wsproto.h"
 
 /* Frames longer than this are refused before parsing. */
-#define WS_MAX_FRAME 16384
 
 /*
  * Parser arena: room for the unescaped strings (never longer than the
@@ -23,7 +22,7 @@
  * handful of members; a frame that needs more than this (thousands of
  * tiny values) is refused as "invalid JSON".
  */
-#define WS_ARENA_SIZE (2 * WS_MAX_FRAME + 8192)
+#define WS_ARENA_SIZE (2 * MANA_WS_MAX_FRAME + 8192)
 
 /* Request targets longer than this are refused. */
 #define WS_MAX_TARGET 2048
@@ -301,7 +300,7 @@ ws_str_is(const mana_json *v, const char *lit)
 }
 
 /*
- * Frames over WS_MAX_FRAME bytes, invalid UTF-8 (checked here as well as
+ * Frames over MANA_WS_MAX_FRAME bytes, invalid UTF-8 (checked here as well as
  * by the JSON parser) and JSON that does not fit the parser's arena are
  * INVALID.  A clientId member that is present must be a string of
  * 1..MANA_WS_MAX_CLIENT bytes ("clientId":null is INVALID).  Duplicate
@@ -325,7 +324,7 @@ mana_ws_parse(const char *s, size_t len, mana_ws_msg *out)
 		return MANA_WS_MSG_INVALID;
 	if (s == NULL || len == 0)
 		return ws_invalid(out, "empty frame");
-	if (len > WS_MAX_FRAME)
+	if (len > MANA_WS_MAX_FRAME)
 		return ws_invalid(out, "frame too large");
 	if (!ws_utf8_valid(s, len))
 		return ws_invalid(out, "invalid UTF-8");
@@ -461,15 +460,6 @@ ws_app_char(unsigned char c)
 		(c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 }
 
-static mana_path_kind
-ws_path_invalid(mana_path *out)
-{
-	out->kind = MANA_PATH_INVALID;
-	out->app_id[0] = '\0';
-	out->client_id[0] = '\0';
-	return MANA_PATH_INVALID;
-}
-
 /*
  * Parses the query q[0, n): '&'-separated key[=value] pairs, keys and
  * values percent-decoded with '+' as a space.  Only clientId is used; when
@@ -478,7 +468,7 @@ ws_path_invalid(mana_path *out)
  * absent.  Returns 0, or -1 when the query is INVALID.
  */
 static int
-ws_parse_query(const char *q, size_t n, mana_path *out)
+ws_parse_query(const char *q, size_t n, mana_target *out)
 {
 	size_t		start = 0;
 
@@ -523,17 +513,8 @@ ws_parse_query(const char *q, size_t n, mana_path *out)
 	return 0;
 }
 
-/*
- * Every byte of the target must be printable ASCII other than space and
- * '#' (anything else must be percent-encoded); percent escapes must be
- * well-formed in the path as well as in the query.  The path is matched
- * as is (not decoded).  A decoded clientId must also be valid UTF-8.
- * INVALID is decided before NOT_FOUND, so "/nope?x=%zz" is INVALID.
- * client_id is set only for MANA_PATH_WS; app_id for MANA_PATH_WS and the
- * MANA_PATH_SYNC_* routes, "" otherwise.
- */
-mana_path_kind
-mana_path_parse(const char *target, size_t len, mana_path *out)
+int
+mana_target_parse(const char *target, size_t len, mana_target *out)
 {
 	const char *qmark;
 	size_t		plen;
@@ -541,89 +522,60 @@ mana_path_parse(const char *target, size_t len, mana_path *out)
 	size_t		ignored;
 
 	if (out == NULL)
-		return MANA_PATH_INVALID;
-	out->app_id[0] = '\0';
+		return -1;
+	out->path_len = 0;
 	out->client_id[0] = '\0';
 	if (target == NULL || len == 0 || len > WS_MAX_TARGET || target[0] != '/')
-		return ws_path_invalid(out);
-
+		return -1;
 	for (i = 0; i < len; i++)
 	{
 		unsigned char c = (unsigned char) target[i];
 
 		if (c <= 0x20 || c >= 0x7f || c == '#')
-			return ws_path_invalid(out);
+			return -1;
 	}
-
 	qmark = memchr(target, '?', len);
 	plen = qmark ? (size_t) (qmark - target) : len;
-
 	if (ws_pct_decode(target, plen, 0, NULL, 0, &ignored) != 0)
-		return ws_path_invalid(out);
-	if (qmark != NULL &&
-		ws_parse_query(qmark + 1, len - plen - 1, out) != 0)
-		return ws_path_invalid(out);
-
-	if (plen == 3 && memcmp(target, "/ws", 3) == 0)
+		return -1;
+	if (qmark != NULL && ws_parse_query(qmark + 1, len - plen - 1, out) != 0)
 	{
-		out->kind = MANA_PATH_WS;
-		return MANA_PATH_WS;
+		out->client_id[0] = '\0';
+		return -1;
 	}
-	if (plen >= 4 && memcmp(target, "/ws/", 4) == 0)
-	{
-		const char *app = target + 4;
-		size_t		alen = plen - 4;
+	out->path_len = plen;
+	return 0;
+}
 
-		if (alen == 0 || memchr(app, '/', alen) != NULL)
-			out->kind = MANA_PATH_NOT_FOUND;
-		else
-		{
-			if (alen > MANA_WS_MAX_APP)
-				return ws_path_invalid(out);
-			for (i = 0; i < alen; i++)
-				if (!ws_app_char((unsigned char) app[i]))
-					return ws_path_invalid(out);
-			memcpy(out->app_id, app, alen);
-			out->app_id[alen] = '\0';
-			out->kind = MANA_PATH_WS;
-			return MANA_PATH_WS;
-		}
-	}
-	else if (plen >= 6 && memcmp(target, "/sync/", 6) == 0)
-	{
-		/* /sync/{appId}, /sync/{appId}/pull, /sync/{appId}/stream */
-		const char *app = target + 6;
-		const char *slash = memchr(app, '/', plen - 6);
-		size_t		alen = slash ? (size_t) (slash - app) : plen - 6;
-		size_t		rest = plen - 6 - alen;
-		mana_path_kind kind = MANA_PATH_NOT_FOUND;
+mana_route_result
+mana_route_match(const char *pattern, const char *path, size_t plen, char app[MANA_WS_MAX_APP + 1])
+{
+	const char *hole = strstr(pattern, "{app}");
+	size_t		pre = hole ? (size_t) (hole - pattern) : strlen(pattern);
+	const char *post = hole ? hole + 5 : "";
+	size_t		postlen = strlen(post);
+	const char *seg;
+	const char *slash;
+	size_t		alen;
+	size_t		i;
 
-		if (rest == 0)
-			kind = MANA_PATH_SYNC_PUSH;
-		else if (rest == 5 && memcmp(slash, "/pull", 5) == 0)
-			kind = MANA_PATH_SYNC_PULL;
-		else if (rest == 7 && memcmp(slash, "/stream", 7) == 0)
-			kind = MANA_PATH_SYNC_STREAM;
-		if (alen == 0)
-			kind = MANA_PATH_NOT_FOUND;
-		if (kind != MANA_PATH_NOT_FOUND)
-		{
-			if (alen > MANA_WS_MAX_APP)
-				return ws_path_invalid(out);
-			for (i = 0; i < alen; i++)
-				if (!ws_app_char((unsigned char) app[i]))
-					return ws_path_invalid(out);
-			memcpy(out->app_id, app, alen);
-			out->app_id[alen] = '\0';
-		}
-		out->kind = kind;
-	}
-	else if (plen == 7 && memcmp(target, "/health", 7) == 0)
-		out->kind = MANA_PATH_HEALTH;
-	else if (plen == 8 && memcmp(target, "/metrics", 8) == 0)
-		out->kind = MANA_PATH_METRICS;
-	else
-		out->kind = MANA_PATH_NOT_FOUND;
-	out->client_id[0] = '\0';
-	return out->kind;
+	app[0] = '\0';
+	if (plen < pre || memcmp(path, pattern, pre) != 0)
+		return MANA_ROUTE_NO_MATCH;
+	if (hole == NULL)
+		return plen == pre ? MANA_ROUTE_MATCH : MANA_ROUTE_NO_MATCH;
+	/* {app}: one non-empty segment, then exactly the rest of the pattern */
+	seg = path + pre;
+	slash = memchr(seg, '/', plen - pre);
+	alen = slash ? (size_t) (slash - seg) : plen - pre;
+	if (alen == 0 || plen - pre - alen != postlen || memcmp(seg + alen, post, postlen) != 0)
+		return MANA_ROUTE_NO_MATCH;
+	if (alen > MANA_WS_MAX_APP)
+		return MANA_ROUTE_BAD_APP;
+	for (i = 0; i < alen; i++)
+		if (!ws_app_char((unsigned char) seg[i]))
+			return MANA_ROUTE_BAD_APP;
+	memcpy(app, seg, alen);
+	app[alen] = '\0';
+	return MANA_ROUTE_MATCH;
 }

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 
+#define MANA_WS_MAX_FRAME 16384	/* largest client message; the worker closes with 1009 */
 #define MANA_WS_MAX_APP 64
 #define MANA_WS_MAX_CLIENT 128
 #define MANA_WS_MAX_TOKEN 8192
@@ -55,31 +56,38 @@ extern size_t mana_ws_error(const char *message, char *buf, size_t buflen);
 extern size_t mana_ws_sync_available(const char *app_id, const char *const *tables,
 									 int ntables, char *buf, size_t buflen);
 
-typedef enum mana_path_kind
+/*
+ * Request targets ("/ws/todo?clientId=abc%20d").  Every byte must be
+ * printable ASCII other than space and '#'; percent escapes must be
+ * well-formed in the path and in the query; the query's clientId, decoded
+ * ('+' is a space), must be at most MANA_WS_MAX_CLIENT bytes of UTF-8
+ * without NUL (the last one wins; "clientId=" means absent).  The path is
+ * matched as it is, not decoded.  At most 2048 bytes.
+ */
+typedef struct mana_target
 {
-	MANA_PATH_INVALID = 0,
-	MANA_PATH_WS,				/* /ws or /ws/{appId} */
-	MANA_PATH_HEALTH,
-	MANA_PATH_METRICS,
-	MANA_PATH_SYNC_PUSH,		/* /sync/{appId} */
-	MANA_PATH_SYNC_PULL,		/* /sync/{appId}/pull */
-	MANA_PATH_SYNC_STREAM,		/* /sync/{appId}/stream */
-	MANA_PATH_NOT_FOUND			/* well-formed but no such route */
-} mana_path_kind;
+	size_t		path_len;		/* bytes before '?' */
+	char		client_id[MANA_WS_MAX_CLIENT + 1];	/* "" when absent */
+} mana_target;
 
-typedef struct mana_path
+/* 0, or -1 when the target is invalid (answer 400) */
+extern int	mana_target_parse(const char *target, size_t len, mana_target *out);
+
+typedef enum mana_route_result
 {
-	mana_path_kind kind;
-	char		app_id[MANA_WS_MAX_APP + 1];	/* "" for /ws, health, metrics */
-	char		client_id[MANA_WS_MAX_CLIENT + 1];	/* from ?clientId=, "" when absent */
-} mana_path;
+	MANA_ROUTE_NO_MATCH = 0,
+	MANA_ROUTE_MATCH,
+	MANA_ROUTE_BAD_APP			/* the pattern fits, but not its app id: 400 */
+} mana_route_result;
 
 /*
- * Parse a request target ("/ws/todo?clientId=abc%20d").  Percent-decoding
- * applies to query values; a bad escape, an appId outside the rules, a
- * clientId too long or containing NUL, or a target over 2048 bytes gives
- * MANA_PATH_INVALID.  A trailing '/' is not accepted.
+ * Match a path (path[0, plen), as mana_target_parse delimited it) against
+ * a route pattern: literal text and at most one "{app}", which takes one
+ * non-empty segment (up to the next '/') that must be an app id (1 to
+ * MANA_WS_MAX_APP bytes of [A-Za-z0-9_.-]).  On a match app gets the app id
+ * ("" when the pattern has none).  A trailing '/' never matches.
  */
-extern mana_path_kind mana_path_parse(const char *target, size_t len, mana_path *out);
+extern mana_route_result mana_route_match(const char *pattern, const char *path, size_t plen,
+										  char app[MANA_WS_MAX_APP + 1]);
 
 #endif

@@ -1,85 +1,102 @@
 /*
  * http.c
- *     The HTTP sync endpoints of the push worker, so the browser client needs
- *     no other server:
+ *     The push worker's HTTP requests: framing, routing, CORS, the token,
+ *     and the answer.  A request is matched against ROUTES, one row per
+ *     route (pattern, methods, whether it needs a token, the handler); the
+ *     handlers are here (/health, /metrics, /ws without an upgrade), in
+ *     http_sync.c (push and pull) and in sse.c (the event stream).  Adding
+ *     a route is one row and one handler.
  *
- *       POST /sync/{appId}                 body: a changeset -> mana_apply_changeset
- *       GET  /sync/{appId}/pull?collection=&since=&limit=   -> mana_pull
- *       OPTIONS (CORS preflight)
- *
- * with "Authorization: Bearer <jwt>" (verified as for the WebSocket; sub is
- * the user) and X-Client-Id (else the changeset's clientId).  The query runs
- * on the pool of the database that registered the app (pool.c), never
- * blocking the loop; the answer is written when the result arrives.
- * Errors are JSON {"error": ..., "detail": ...} with a status from the
- * core's SQLSTATE.  Like every lws callback, nothing here raises an ERROR.
+ * Routes with a token take "Authorization: Bearer <jwt>" (verified by
+ * auth.c; sub is the user), X-Client-Id, and CORS (OPTIONS preflight,
+ * mana_sync.cors_origins); their app must be registered in some database.
+ * Errors are JSON {"error": ..., "detail": ...}.  Like every lws callback,
+ * nothing here raises an ERROR.
  */
 #include "postgres.h"
 
 #include <libwebsockets.h>
 
+#include "utils/guc.h"
+
+#include "auth.h"
+#include "backend/shmem.h"
 #include "core/chunked.h"
 #include "core/json.h"
 #include "core/jwt.h"
-#include "worker.h"
 #include "core/wsproto.h"
+#include "http.h"
+#include "intake.h"
+#include "loop.h"
 
 int			mana_max_body = 10 * 1024 * 1024;
 int			mana_request_timeout_ms = 30000;
 char	   *mana_cors_origins = NULL;
 
-#define MANA_STREAM_MAX_COLL 32
-#define MANA_STREAM_KEEPALIVE_S 15
+static int	serve_health(struct lws *wsi, http_req *r);
+static int	serve_metrics(struct lws *wsi, http_req *r);
+static int	serve_upgrade_required(struct lws *wsi, http_req *r);
 
-/* an event stream: GET /sync/{appId}/stream */
-typedef struct stream_state
+/*
+ * The routes, matched in order (core/wsproto.h: mana_route_match).  A
+ * handler of a route without a token gets r = NULL and answers at once; the
+ * others get the request with its user, client and app.
+ */
+static const mana_route routes[] = {
+	/* pattern, methods, token, websocket, handler, body_done */
+	{"/health", MANA_HTTP_ANY, false, false, serve_health, NULL},
+	{"/metrics", MANA_HTTP_ANY, false, false, serve_metrics, NULL},
+	{"/ws", MANA_HTTP_ANY, false, true, serve_upgrade_required, NULL},
+	{"/ws/{app}", MANA_HTTP_ANY, false, true, serve_upgrade_required, NULL},
+	{"/sync/{app}", MANA_HTTP_POST, true, false, mana_http_push, mana_http_push_body_done},
+	{"/sync/{app}/pull", MANA_HTTP_GET, true, false, mana_http_pull, NULL},
+	{"/sync/{app}/stream", MANA_HTTP_GET, true, false, mana_sse_start, NULL},
+};
+
+void
+mana_http_define_settings(void)
 {
-	int			ncoll;
-	char	   *colls[MANA_STREAM_MAX_COLL];
-	char	   *cursors[MANA_STREAM_MAX_COLL];	/* NULL: from the beginning */
-	bool		headers_sent;
-	bool		need_pull;		/* a hint arrived, or more pages wait */
-	bool		pulling;		/* a pull is in flight */
-	bool		sent_first;
-	bool		failed;			/* close after what is buffered */
-	bool		ended;			/* the last chunk is queued */
-	char	   *out;			/* chunk-framed bytes to write */
-	size_t		outlen;
-	size_t		outcap;
-	struct mana_hub_conn *hub;
-} stream_state;
+	DefineCustomIntVariable("mana_sync.request_timeout",
+							"Time an HTTP request body has to arrive; slower ones get 408 and are closed.",
+							NULL, &mana_request_timeout_ms, 30000, 100, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("mana_sync.max_body",
+							"Largest HTTP request body; larger ones get 413.",
+							NULL, &mana_max_body, 10 * 1024 * 1024, 1024, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
+	DefineCustomStringVariable("mana_sync.cors_origins",
+							   "Origins allowed to call the HTTP sync endpoints from a browser (comma-separated, or *).",
+							   NULL, &mana_cors_origins, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+}
 
-typedef struct http_req
+const mana_route *
+mana_http_route_find(const char *target, size_t len, char app[MANA_WS_MAX_APP + 1], int *status)
 {
-	struct lws *wsi;
-	int			kind;			/* MANA_PATH_SYNC_* */
-	char		app[MANA_WS_MAX_APP + 1];
-	char		user[MANA_JWT_MAX_SUB + 1];
-	char		client[MANA_WS_MAX_CLIENT + 1];
-	char		origin[256];	/* allowed Origin to echo, or "" */
-	char	   *body;
-	size_t		len;
-	size_t		cap;
-	mana_pool_job *job;			/* in flight */
-	bool		body_pending;	/* a POST whose body is still arriving */
-	bool		close_after;	/* answer, then close (the body is not read) */
-	bool		unframed;		/* a POST without Content-Length: always close */
-	bool		chunked;		/* Transfer-Encoding: chunked, decoded here */
-	mana_chunked dechunk;
-	/* the answer */
-	bool		ready;
-	int			status;
-	char	   *out;
-	size_t		outlen;
-	const char *retry_after;	/* for 503 */
-	stream_state *stream;		/* GET .../stream only */
-} http_req;
+	mana_target t;
+	bool		bad_app = false;
 
-/* ---------------------------------------------------------------- helpers */
+	*status = 400;
+	app[0] = '\0';
+	if (mana_target_parse(target, len, &t) != 0)
+		return NULL;
+	for (size_t i = 0; i < lengthof(routes); i++)
+	{
+		mana_route_result m = mana_route_match(routes[i].pattern, target, t.path_len, app);
+
+		if (m == MANA_ROUTE_MATCH)
+			return &routes[i];
+		bad_app |= (m == MANA_ROUTE_BAD_APP);
+	}
+	*status = bad_app ? 400 : 404;
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- answers */
 
 /* s as a JSON string, malloc'd (json.c does the escaping) */
-static char *
-json_quote(const char *s)
+char *
+mana_http_json_quote(const char *s)
 {
 	size_t		len = strlen(s);
 	size_t		need = mana_json_quote(s, len, NULL, 0);
@@ -90,8 +107,8 @@ json_quote(const char *s)
 	return q;
 }
 
-static void
-set_answer(http_req *r, int status, char *body)
+void
+mana_http_set_answer(http_req *r, int status, char *body)
 {
 	free(r->out);
 	r->status = status;
@@ -104,13 +121,13 @@ set_answer(http_req *r, int status, char *body)
 }
 
 /* {"error", "detail"} and, for the core's errors, "sqlstate" */
-static void
-set_error_state(http_req *r, int status, const char *error, const char *detail,
+void
+mana_http_set_error_state(http_req *r, int status, const char *error, const char *detail,
 				const char *sqlstate)
 {
-	char	   *e = json_quote(error ? error : "error");
-	char	   *d = json_quote(detail ? detail : "");
-	char	   *c = sqlstate ? json_quote(sqlstate) : NULL;
+	char	   *e = mana_http_json_quote(error ? error : "error");
+	char	   *d = mana_http_json_quote(detail ? detail : "");
+	char	   *c = sqlstate ? mana_http_json_quote(sqlstate) : NULL;
 	char	   *body = NULL;
 
 	if (e && d && (sqlstate == NULL || c != NULL) &&
@@ -124,13 +141,13 @@ set_error_state(http_req *r, int status, const char *error, const char *detail,
 	free(e);
 	free(d);
 	free(c);
-	set_answer(r, status, body);
+	mana_http_set_answer(r, status, body);
 }
 
-static void
-set_error(http_req *r, int status, const char *error, const char *detail)
+void
+mana_http_set_error(http_req *r, int status, const char *error, const char *detail)
 {
-	set_error_state(r, status, error, detail, NULL);
+	mana_http_set_error_state(r, status, error, detail, NULL);
 }
 
 /* SQLSTATE of the core -> HTTP status */
@@ -159,8 +176,8 @@ status_for(const char *sqlstate)
 	return 500;
 }
 
-static void
-job_done(void *arg, const mana_pool_result *res)
+void
+mana_http_job_done(void *arg, const mana_pool_result *res)
 {
 	http_req   *r = arg;
 
@@ -172,23 +189,23 @@ job_done(void *arg, const mana_pool_result *res)
 
 		if (body == NULL)
 		{
-			set_error(r, 503, "unavailable", "out of memory");
+			mana_http_set_error(r, 503, "unavailable", "out of memory");
 			return;
 		}
 		memcpy(body, res->value, n);
 		body[n] = '\n';
 		body[n + 1] = '\0';
-		set_answer(r, 200, body);
+		mana_http_set_answer(r, 200, body);
 		return;
 	}
 	if (res->ok)
 	{
-		set_error(r, 500, "no result", "");
+		mana_http_set_error(r, 500, "no result", "");
 		return;
 	}
 	if (status_for(res->sqlstate) == 503)
 		r->retry_after = "1";
-	set_error_state(r, status_for(res->sqlstate), res->message ? res->message : "error",
+	mana_http_set_error_state(r, status_for(res->sqlstate), res->message ? res->message : "error",
 					res->detail ? res->detail : "", res->sqlstate);
 }
 
@@ -214,8 +231,8 @@ origin_allowed(const char *origin)
 	return false;
 }
 
-static int
-header(struct lws *wsi, enum lws_token_indexes tok, char *buf, int len)
+int
+mana_http_header(struct lws *wsi, enum lws_token_indexes tok, char *buf, int len)
 {
 	int			n;
 
@@ -224,6 +241,42 @@ header(struct lws *wsi, enum lws_token_indexes tok, char *buf, int len)
 		return -1;				/* too long: treat as bad */
 	n = lws_hdr_copy(wsi, buf, len, tok);
 	return n < 0 ? -1 : n;
+}
+
+/* a whole answer at once, for the routes without a request state */
+static int
+http_send(struct lws *wsi, unsigned int status, const char *ctype, const char *body)
+{
+	unsigned char buf[LWS_PRE + 8192];
+	unsigned char *start = buf + LWS_PRE;
+	unsigned char *p = start;
+	unsigned char *end = buf + sizeof(buf) - 1;
+	size_t		len = strlen(body);
+	char	   *out;
+	int			r;
+
+	if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t) len, &p, end))
+		return -1;
+	if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+									 (const unsigned char *) "no-store", 8, &p, end))
+		return -1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	out = malloc(LWS_PRE + len + 1);
+	if (out == NULL)
+		return -1;
+	memcpy(out + LWS_PRE, body, len);
+	r = lws_write(wsi, (unsigned char *) out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+	free(out);
+	return r < (int) len ? -1 : 0;
+}
+
+static int
+http_reply(struct lws *wsi, unsigned int status, const char *ctype, const char *body)
+{
+	if (http_send(wsi, status, ctype, body) < 0)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 static int
@@ -276,29 +329,11 @@ write_answer(struct lws *wsi, http_req *r)
 }
 
 static void
-stream_free(stream_state *st)
-{
-	int			i;
-
-	if (st == NULL)
-		return;
-	if (st->hub != NULL)
-		mana_worker_leave(st->hub);
-	for (i = 0; i < st->ncoll; i++)
-	{
-		free(st->colls[i]);
-		free(st->cursors[i]);
-	}
-	free(st->out);
-	free(st);
-}
-
-static void
 req_free(http_req *r)
 {
 	if (r == NULL)
 		return;
-	stream_free(r->stream);
+	mana_sse_free(r->stream);
 	if (r->job != NULL)
 		r->job->arg = NULL;		/* finishes without us */
 	free(r->body);
@@ -306,8 +341,8 @@ req_free(http_req *r)
 	free(r);
 }
 
-static int
-submit_with(http_req *r, const char *sql, int nparams, char **params,
+int
+mana_http_submit(http_req *r, const char *sql, int nparams, char **params,
 			void (*done) (void *, const mana_pool_result *))
 {
 	const char *db = mana_intake_app_database(r->app);
@@ -318,7 +353,7 @@ submit_with(http_req *r, const char *sql, int nparams, char **params,
 	{
 		for (i = 0; i < nparams; i++)
 			free(params[i]);
-		set_error(r, 404, "unknown app", r->app);
+		mana_http_set_error(r, 404, "unknown app", r->app);
 		return 0;
 	}
 	job = calloc(1, sizeof(mana_pool_job));
@@ -327,7 +362,7 @@ submit_with(http_req *r, const char *sql, int nparams, char **params,
 		free(job);
 		for (i = 0; i < nparams; i++)
 			free(params[i]);
-		set_error(r, 503, "unavailable", "out of memory");
+		mana_http_set_error(r, 503, "unavailable", "out of memory");
 		return 0;
 	}
 	job->nparams = nparams;
@@ -339,364 +374,201 @@ submit_with(http_req *r, const char *sql, int nparams, char **params,
 	{
 		mana_pool_job_free(job);
 		r->retry_after = "1";
-		set_error(r, 503, "busy", "too many requests queued for this database; retry");
+		mana_http_set_error(r, 503, "busy", "too many requests queued for this database; retry");
 		return 0;
 	}
 	r->job = job;
 	return 0;
 }
 
+/* ---------------------------------------------------------------- simple routes */
+
 static int
-submit(http_req *r, const char *sql, int nparams, char **params)
+serve_health(struct lws *wsi, http_req *r)
 {
-	return submit_with(r, sql, nparams, params, job_done);
+	char		body[512];
+
+	snprintf(body, sizeof(body),
+			 "{\"status\":\"%s\",\"connections\":%llu,\"authenticatedUsers\":%llu,\"databasesListened\":%llu}\n",
+			 mana_loop_stopping() ? "stopping" : "ok",
+			 (unsigned long long) mana_stat_get(MANA_STAT_CONNECTIONS),
+			 (unsigned long long) mana_stat_get(MANA_STAT_USERS),
+			 (unsigned long long) mana_stat_get(MANA_STAT_DATABASES));
+	return http_reply(wsi, HTTP_STATUS_OK, "application/json", body);
 }
 
-/* ---------------------------------------------------------------- event stream */
-
-/* a PostgreSQL array literal of the strings (NULL elements as "") */
-static char *
-pg_array(char **items, int n)
+/* Prometheus text: every statistic of MANA_STATS (backend/shmem.h) */
+static int
+serve_metrics(struct lws *wsi, http_req *r)
 {
-	size_t		len = 3;
-	int			i;
-	char	   *out;
-	char	   *p;
+	char		body[8192];
+	size_t		off = 0;
 
-	for (i = 0; i < n; i++)
-		len += (items[i] ? strlen(items[i]) * 2 : 0) + 3;
-	out = malloc(len);
-	if (out == NULL)
-		return NULL;
-	p = out;
-	*p++ = '{';
-	for (i = 0; i < n; i++)
+	for (int i = 0; i < MANA_STAT_COUNT && off < sizeof(body); i++)
 	{
-		const char *s = items[i] ? items[i] : "";
+		const mana_stat_def *d = &mana_stat_defs[i];
 
-		if (i > 0)
-			*p++ = ',';
-		*p++ = '"';
-		for (; *s; s++)
-		{
-			if (*s == '"' || *s == '\\')
-				*p++ = '\\';
-			*p++ = *s;
-		}
-		*p++ = '"';
+		off += snprintf(body + off, sizeof(body) - off, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n",
+						d->prom_name, d->help, d->prom_name, d->prom_type, d->prom_name,
+						(unsigned long long) mana_stat_get((mana_stat) i));
 	}
-	*p++ = '}';
-	*p = '\0';
-	return out;
-}
-
-static void
-stream_append(stream_state *st, const char *data, size_t n)
-{
-	char		head[32];
-	int			h = snprintf(head, sizeof(head), "%zx\r\n", n);
-	size_t		need = st->outlen + (size_t) h + n + 2;
-
-	if (need > st->outcap)
-	{
-		size_t		cap = Max(need, st->outcap * 2);
-		char	   *o = realloc(st->out, cap);
-
-		if (o == NULL)
-		{
-			st->failed = true;
-			return;
-		}
-		st->out = o;
-		st->outcap = cap;
-	}
-	memcpy(st->out + st->outlen, head, h);
-	memcpy(st->out + st->outlen + h, data, n);
-	memcpy(st->out + st->outlen + h + n, "\r\n", 2);
-	st->outlen = need;
-}
-
-static void
-stream_done(void *arg, const mana_pool_result *res)
-{
-	http_req   *r = arg;
-	stream_state *st = r->stream;
-
-	r->job = NULL;
-	st->pulling = false;
-	if (!res->ok || res->values[0] == NULL || res->values[1] == NULL)
-	{
-		char	   *msg = json_quote(res->message ? res->message : "pull failed");
-		char		ev[1024];
-
-		snprintf(ev, sizeof(ev), "event: error\ndata: {\"error\":%s}\n\n", msg ? msg : "\"error\"");
-		free(msg);
-		stream_append(st, ev, strlen(ev));
-		st->failed = true;
-	}
-	else
-	{
-		const char *changes = res->values[0];
-		const char *cursor = res->values[1];
-		char	   *ev;
-		int			i;
-		const char *p = cursor;
-
-		/* the composite cursor: one per collection, '|' between (cursors have none) */
-		for (i = 0; i < st->ncoll; i++)
-		{
-			size_t		n = strcspn(p, "|");
-
-			free(st->cursors[i]);
-			st->cursors[i] = strndup(p, n);
-			p += n;
-			if (*p == '|')
-				p++;
-		}
-		if (strcmp(changes, "[]") != 0 || !st->sent_first)
-		{
-			ev = malloc(strlen(changes) + 2 * strlen(cursor) + 64);
-			if (ev == NULL)
-				st->failed = true;
-			else
-			{
-				sprintf(ev, "id: %s\ndata: {\"serverChanges\":%s,\"syncedUntil\":\"%s\"}\n\n",
-						cursor, changes, cursor);
-				stream_append(st, ev, strlen(ev));
-				free(ev);
-				st->sent_first = true;
-			}
-		}
-		if (res->values[2] != NULL && res->values[2][0] == 't')
-			st->need_pull = true;	/* more pages */
-	}
-	if (r->wsi)
-		lws_callback_on_writable(r->wsi);
-}
-
-static void
-stream_pull(http_req *r)
-{
-	stream_state *st = r->stream;
-	char	   *params[5];
-
-	st->need_pull = false;
-	st->pulling = true;
-	params[0] = strdup(r->app);
-	params[1] = pg_array(st->colls, st->ncoll);
-	params[2] = strdup(r->user);
-	params[3] = r->client[0] ? strdup(r->client) : NULL;
-	params[4] = pg_array(st->cursors, st->ncoll);
-	submit_with(r,
-				"WITH p AS (SELECT u.o, mana_pull($1, u.c, nullif(u.cur, ''), $3, $4, 500) AS r "
-				"FROM unnest($2::text[], $5::text[]) WITH ORDINALITY AS u(c, cur, o)) "
-				"SELECT (SELECT coalesce(jsonb_agg(e ORDER BY p.o), '[]'::jsonb) "
-				"        FROM p, jsonb_array_elements(p.r->'serverChanges') e)::text, "
-				"       (SELECT string_agg(p.r->>'syncedUntil', '|' ORDER BY p.o) FROM p), "
-				"       (SELECT bool_or((p.r->>'hasMore')::boolean) FROM p)",
-				5, params, stream_done);
-	if (r->ready)
-	{
-		/* submit refused it (queue full, unknown app): end the stream */
-		r->ready = false;
-		st->pulling = false;
-		st->failed = true;
-	}
-}
-
-void
-mana_http_stream_hint(void *slot_value)
-{
-	http_req   *r = slot_value;
-
-	if (r == NULL || r->stream == NULL)
-		return;
-	r->stream->need_pull = true;
-	if (r->wsi)
-		lws_callback_on_writable(r->wsi);
+	return http_reply(wsi, HTTP_STATUS_OK, "text/plain; version=0.0.4", body);
 }
 
 static int
-stream_start(struct lws *wsi, http_req *r, void *conn)
+serve_upgrade_required(struct lws *wsi, http_req *r)
 {
-	stream_state *st = calloc(1, sizeof(stream_state));
-	char		buf[8192];
-	const char *colls;
-	const char *since;
-	char		sincebuf[4096];
-	int			i;
-
-	if (st == NULL)
-		return -1;
-	r->stream = st;
-	colls = lws_get_urlarg_by_name(wsi, "collections=", buf, sizeof(buf));
-	if (colls == NULL || colls[0] == '\0')
-	{
-		set_error(r, 400, "bad request", "collections is required (comma-separated)");
-		stream_free(st);
-		r->stream = NULL;
-		return 0;
-	}
-	while (*colls && st->ncoll < MANA_STREAM_MAX_COLL)
-	{
-		size_t		n = strcspn(colls, ",");
-
-		if (n > 0 && n < 64)
-			st->colls[st->ncoll++] = strndup(colls, n);
-		colls += n;
-		if (*colls == ',')
-			colls++;
-	}
-	if (st->ncoll == 0 || *colls != '\0')
-	{
-		set_error(r, 400, "bad request", "1 to 32 collections, names of 1 to 63 bytes");
-		stream_free(st);
-		r->stream = NULL;
-		return 0;
-	}
-	/* Last-Event-ID (what EventSource sends on reconnect) wins over since */
-	i = lws_hdr_custom_length(wsi, "last-event-id:", 14);
-	if (i > 0 && i < (int) sizeof(buf) &&
-		lws_hdr_custom_copy(wsi, buf, sizeof(buf), "last-event-id:", 14) > 0)
-	{
-		const char *p = buf;
-		int			n = 0;
-
-		while (n < st->ncoll)
-		{
-			size_t		len = strcspn(p, "|");
-
-			st->cursors[n++] = strndup(p, len);
-			p += len;
-			if (*p != '|')
-				break;
-			p++;
-		}
-		if (n != st->ncoll || *p != '\0')
-		{
-			/* not one of ours for these collections: start over from since */
-			for (i = 0; i < n; i++)
-			{
-				free(st->cursors[i]);
-				st->cursors[i] = NULL;
-			}
-		}
-	}
-	if (st->cursors[0] == NULL)
-	{
-		since = lws_get_urlarg_by_name(wsi, "since=", sincebuf, sizeof(sincebuf));
-		for (i = 0; i < st->ncoll; i++)
-			st->cursors[i] = (since && since[0]) ? strdup(since) : NULL;
-	}
-	st->hub = mana_worker_join(r->user, r->app, r->client, conn);
-	if (st->hub == NULL)
-	{
-		set_error(r, 503, "unavailable", "out of memory");
-		return 0;
-	}
-	lws_set_timer_usecs(wsi, (lws_usec_t) MANA_STREAM_KEEPALIVE_S * LWS_USEC_PER_SEC);
-	lws_callback_on_writable(wsi);	/* the headers, then the first pull */
-	return 0;
+	return http_reply(wsi, 426, "application/json",
+					  "{\"error\":\"upgrade required\",\"detail\":\"connect with a WebSocket\"}\n");
 }
 
-static int
-stream_writeable(struct lws *wsi, http_req *r)
-{
-	stream_state *st = r->stream;
-
-	if (st->hub != NULL)
-		mana_worker_drain(st->hub);
-	if (!st->headers_sent)
-	{
-		unsigned char hbuf[LWS_PRE + 1024];
-		unsigned char *start = hbuf + LWS_PRE;
-		unsigned char *p = start;
-		unsigned char *end = hbuf + sizeof(hbuf) - 1;
-
-		if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/event-stream",
-										LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
-			lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-										 (const unsigned char *) "no-store", 8, &p, end) ||
-			lws_add_http_header_by_name(wsi, (const unsigned char *) "transfer-encoding:",
-										(const unsigned char *) "chunked", 7, &p, end) ||
-			lws_add_http_header_by_name(wsi, (const unsigned char *) "x-accel-buffering:",
-										(const unsigned char *) "no", 2, &p, end))
-			return -1;
-		if (r->origin[0] != '\0' &&
-			lws_add_http_header_by_name(wsi, (const unsigned char *) "access-control-allow-origin:",
-										(const unsigned char *) r->origin, (int) strlen(r->origin), &p, end))
-			return -1;
-		if (lws_finalize_write_http_header(wsi, start, &p, end))
-			return -1;
-		st->headers_sent = true;
-		st->need_pull = true;
-	}
-	else if (st->outlen > 0)
-	{
-		char	   *buf = malloc(LWS_PRE + st->outlen);
-		int			n;
-
-		if (buf == NULL)
-			return -1;
-		memcpy(buf + LWS_PRE, st->out, st->outlen);
-		n = lws_write(wsi, (unsigned char *) buf + LWS_PRE, st->outlen, LWS_WRITE_HTTP);
-		free(buf);
-		if (n < (int) st->outlen)
-			return -1;
-		st->outlen = 0;
-		mana_stat_add(MANA_STAT_MESSAGES_SENT, 1);
-	}
-	else if (st->failed && st->ended)
-		return -1;				/* the error event and the last chunk are out */
-	if (st->failed && !st->ended && st->outlen == 0)
-	{
-		/* end the chunked body properly before closing */
-		static const char last[] = "0\r\n\r\n";
-		char		b[LWS_PRE + sizeof(last)];
-
-		memcpy(b + LWS_PRE, last, sizeof(last) - 1);
-		if (lws_write(wsi, (unsigned char *) b + LWS_PRE, sizeof(last) - 1, LWS_WRITE_HTTP) < (int) sizeof(last) - 1)
-			return -1;
-		st->ended = true;
-	}
-	if (st->outlen > 0 || st->failed)
-		lws_callback_on_writable(wsi);
-	else if (st->need_pull && !st->pulling)
-		stream_pull(r);
-	return 0;
-}
-
-/* the stream's keepalive comment, so proxies do not drop a quiet stream */
-static void
-stream_keepalive(struct lws *wsi, http_req *r)
-{
-	static const char ka[] = ": keepalive\n\n";
-
-	if (r->stream->headers_sent)
-	{
-		stream_append(r->stream, ka, sizeof(ka) - 1);
-		lws_callback_on_writable(wsi);
-	}
-	lws_set_timer_usecs(wsi, (lws_usec_t) MANA_STREAM_KEEPALIVE_S * LWS_USEC_PER_SEC);
-}
-
-/* ---------------------------------------------------------------- entry points */
+/* ---------------------------------------------------------------- requests */
 
 /*
- * A request on a /sync route (or an OPTIONS anywhere).  *slot holds our
- * state for the connection's current request.  Returns what the lws
- * callback returns.
+ * How a POST's body is framed.  lws reads a POST without Content-Length as
+ * up to 100 MB of raw body, so a chunked body is decoded here (chunked.c),
+ * and such a connection is closed after the answer: lws would take
+ * whatever follows for more body.  A length and a coding together are
+ * refused, as two parsers could disagree about where the request ends.
+ * false: answered with an error.
  */
-int
-mana_http_request(struct lws *wsi, void **slot, const mana_path *path, void *conn)
+static bool
+check_framing(struct lws *wsi, http_req *r)
 {
-	http_req   *r;
+	char		buf[64];
+	bool		has_length = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+	int			n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING);
+
+	r->unframed = !has_length;
+	if (n > 0)
+	{
+		r->close_after = true;
+		if (has_length)
+		{
+			mana_http_set_error(r, 400, "bad request", "send Content-Length or Transfer-Encoding, not both");
+			return false;
+		}
+		if (mana_http_header(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, buf, sizeof(buf)) <= 0 ||
+			strcasecmp(buf, "chunked") != 0)
+		{
+			mana_http_set_error(r, 501, "not implemented", "the only transfer coding accepted is chunked");
+			return false;
+		}
+		r->close_after = false;
+		r->chunked = true;
+		mana_chunked_init(&r->dechunk);
+	}
+	else if (!has_length)
+	{
+		r->close_after = true;
+		mana_http_set_error(r, 411, "length required", "send Content-Length or a chunked body");
+		return false;
+	}
+	return true;
+}
+
+/* the CORS preflight of a token route */
+static int
+answer_preflight(struct lws *wsi, void **slot, http_req *r)
+{
+	unsigned char hbuf[LWS_PRE + 1024];
+	unsigned char *start = hbuf + LWS_PRE;
+	unsigned char *p = start;
+	unsigned char *end = hbuf + sizeof(hbuf) - 1;
+	static const char methods[] = "GET, POST, OPTIONS";
+	static const char headers[] = "Authorization, Content-Type, X-Client-Id, Last-Event-ID";
+
+	if (lws_add_http_common_headers(wsi, 204, "text/plain", 0, &p, end))
+		return -1;
+	if (r->origin[0] != '\0' &&
+		(lws_add_http_header_by_name(wsi, (const unsigned char *) "access-control-allow-origin:",
+									 (const unsigned char *) r->origin, (int) strlen(r->origin), &p, end) ||
+		 lws_add_http_header_by_name(wsi, (const unsigned char *) "access-control-allow-methods:",
+									 (const unsigned char *) methods, (int) strlen(methods), &p, end) ||
+		 lws_add_http_header_by_name(wsi, (const unsigned char *) "access-control-allow-headers:",
+									 (const unsigned char *) headers, (int) strlen(headers), &p, end) ||
+		 lws_add_http_header_by_name(wsi, (const unsigned char *) "access-control-max-age:",
+									 (const unsigned char *) "600", 3, &p, end) ||
+		 lws_add_http_header_by_name(wsi, (const unsigned char *) "vary:",
+									 (const unsigned char *) "Origin", 6, &p, end)))
+		return -1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	req_free(r);
+	*slot = NULL;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* the token's user and the client id; false: answered with an error */
+static bool
+identify(struct lws *wsi, http_req *r)
+{
 	char		buf[MANA_JWT_MAX_TOKEN + 16];
 	mana_jwt_claims claims;
 	mana_jwt_status st;
+	int			n;
+
+	if (mana_http_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, buf, sizeof(buf)) <= 0 ||
+		strncasecmp(buf, "Bearer ", 7) != 0)
+	{
+		mana_stat_add(MANA_STAT_AUTH_FAILURES, 1);
+		mana_http_set_error(r, 401, "unauthorized", "send Authorization: Bearer <token>");
+		return false;
+	}
+	st = mana_auth_verify(buf + 7, &claims);
+	if (st != MANA_JWT_OK)
+	{
+		mana_stat_add(MANA_STAT_AUTH_FAILURES, 1);
+		mana_http_set_error(r, 401, "unauthorized", mana_jwt_strerror(st));
+		return false;
+	}
+	strlcpy(r->user, claims.sub, sizeof(r->user));
+	n = lws_hdr_custom_length(wsi, "x-client-id:", 12);
+	if (n > 0 && n <= MANA_WS_MAX_CLIENT &&
+		lws_hdr_custom_copy(wsi, buf, sizeof(buf), "x-client-id:", 12) > 0)
+		strlcpy(r->client, buf, sizeof(r->client));
+	else if (n > MANA_WS_MAX_CLIENT)
+	{
+		mana_http_set_error(r, 400, "bad request", "X-Client-Id is longer than 128 bytes");
+		return false;
+	}
+	if (mana_intake_app_database(r->app) == NULL)
+	{
+		mana_http_set_error(r, 404, "unknown app", r->app);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A request's headers are in (lws: LWS_CALLBACK_HTTP; uri is the path).
+ * *slot holds our state for the connection's current request.  Returns
+ * what the lws callback returns.
+ */
+int
+mana_http_on_request(struct lws *wsi, void **slot, const char *uri)
+{
+	char		app[MANA_WS_MAX_APP + 1];
+	char		buf[256];
+	int			status;
+	size_t		n = uri ? strlen(uri) : 0;
+	const mana_route *route;
+	http_req   *r;
 	bool		is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
 	bool		is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
 	bool		is_options = lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0;
+	unsigned int method = is_post ? MANA_HTTP_POST : is_get ? MANA_HTTP_GET : 0;
+
+	if (n == 0 || n >= 2100)
+		return http_reply(wsi, HTTP_STATUS_BAD_REQUEST, "application/json", "{\"error\":\"bad request\"}\n");
+	route = mana_http_route_find(uri, n, app, &status);
+	if (route == NULL && status == 400)
+		return http_reply(wsi, HTTP_STATUS_BAD_REQUEST, "application/json",
+						  "{\"error\":\"bad request\",\"detail\":\"malformed path\"}\n");
+	if (route == NULL)
+		return http_reply(wsi, HTTP_STATUS_NOT_FOUND, "application/json", "{\"error\":\"not found\"}\n");
+	if (!route->needs_token)
+		return route->handler(wsi, NULL);
 
 	req_free(*slot);
 	r = calloc(1, sizeof(http_req));
@@ -704,168 +576,23 @@ mana_http_request(struct lws *wsi, void **slot, const mana_path *path, void *con
 	if (r == NULL)
 		return -1;
 	r->wsi = wsi;
-	r->kind = path->kind;
-	strlcpy(r->app, path->app_id, sizeof(r->app));
-
-	if (header(wsi, WSI_TOKEN_ORIGIN, buf, sizeof(r->origin)) > 0 && origin_allowed(buf))
+	r->route = route;
+	strlcpy(r->app, app, sizeof(r->app));
+	if (mana_http_header(wsi, WSI_TOKEN_ORIGIN, buf, sizeof(r->origin)) > 0 && origin_allowed(buf))
 		strlcpy(r->origin, buf, sizeof(r->origin));
-
-	/*
-	 * How the body is framed.  lws reads a POST without Content-Length as
-	 * up to 100 MB of raw body, so a chunked body is decoded here
-	 * (chunked.c), and such a connection is closed after the answer: lws
-	 * would take whatever follows for more body.  A length and a coding
-	 * together are refused, as two parsers could disagree about where
-	 * the request ends.
-	 */
-	if (is_post)
-	{
-		bool		has_length = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
-		int			n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING);
-
-		r->unframed = !has_length;
-		if (n > 0)
-		{
-			r->close_after = true;
-			if (has_length)
-			{
-				set_error(r, 400, "bad request", "send Content-Length or Transfer-Encoding, not both");
-				return 0;
-			}
-			if (header(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, buf, 64) <= 0 ||
-				strcasecmp(buf, "chunked") != 0)
-			{
-				set_error(r, 501, "not implemented", "the only transfer coding accepted is chunked");
-				return 0;
-			}
-			r->close_after = false;
-			r->chunked = true;
-			mana_chunked_init(&r->dechunk);
-		}
-		else if (!has_length)
-		{
-			r->close_after = true;
-			set_error(r, 411, "length required", "send Content-Length or a chunked body");
-			return 0;
-		}
-	}
-
+	if (is_post && !check_framing(wsi, r))
+		return 0;
 	if (is_options)
+		return answer_preflight(wsi, slot, r);
+	if ((route->methods & method) == 0)
 	{
-		/* CORS preflight */
-		unsigned char hbuf[LWS_PRE + 1024];
-		unsigned char *start = hbuf + LWS_PRE;
-		unsigned char *p = start;
-		unsigned char *end = hbuf + sizeof(hbuf) - 1;
-		static const char methods[] = "GET, POST, OPTIONS";
-		static const char headers[] = "Authorization, Content-Type, X-Client-Id, Last-Event-ID";
-
-		if (lws_add_http_common_headers(wsi, 204, "text/plain", 0, &p, end))
-			return -1;
-		if (r->origin[0] != '\0' &&
-			(lws_add_http_header_by_name(wsi, (const unsigned char *) "access-control-allow-origin:",
-										 (const unsigned char *) r->origin, (int) strlen(r->origin), &p, end) ||
-			 lws_add_http_header_by_name(wsi, (const unsigned char *) "access-control-allow-methods:",
-										 (const unsigned char *) methods, (int) strlen(methods), &p, end) ||
-			 lws_add_http_header_by_name(wsi, (const unsigned char *) "access-control-allow-headers:",
-										 (const unsigned char *) headers, (int) strlen(headers), &p, end) ||
-			 lws_add_http_header_by_name(wsi, (const unsigned char *) "access-control-max-age:",
-										 (const unsigned char *) "600", 3, &p, end) ||
-			 lws_add_http_header_by_name(wsi, (const unsigned char *) "vary:",
-										 (const unsigned char *) "Origin", 6, &p, end)))
-			return -1;
-		if (lws_finalize_write_http_header(wsi, start, &p, end))
-			return -1;
-		req_free(r);
-		*slot = NULL;
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
-	}
-
-	if ((r->kind == MANA_PATH_SYNC_PUSH && !is_post) ||
-		((r->kind == MANA_PATH_SYNC_PULL || r->kind == MANA_PATH_SYNC_STREAM) && !is_get))
-	{
-		set_error(r, 405, "method not allowed",
-				  r->kind == MANA_PATH_SYNC_PUSH ? "use POST" : "use GET");
+		mana_http_set_error(r, 405, "method not allowed",
+							(route->methods & MANA_HTTP_POST) ? "use POST" : "use GET");
 		return 0;
 	}
-
-	/* the token */
-	if (header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, buf, sizeof(buf)) <= 0 ||
-		strncasecmp(buf, "Bearer ", 7) != 0)
-	{
-		mana_stat_add(MANA_STAT_AUTH_FAILURES, 1);
-		set_error(r, 401, "unauthorized", "send Authorization: Bearer <token>");
+	if (!identify(wsi, r))
 		return 0;
-	}
-	st = mana_worker_verify(buf + 7, &claims);
-	if (st != MANA_JWT_OK)
-	{
-		mana_stat_add(MANA_STAT_AUTH_FAILURES, 1);
-		set_error(r, 401, "unauthorized", mana_jwt_strerror(st));
-		return 0;
-	}
-	strlcpy(r->user, claims.sub, sizeof(r->user));
-	{
-		int			n = lws_hdr_custom_length(wsi, "x-client-id:", 12);
-
-		if (n > 0 && n <= MANA_WS_MAX_CLIENT &&
-			lws_hdr_custom_copy(wsi, buf, sizeof(buf), "x-client-id:", 12) > 0)
-			strlcpy(r->client, buf, sizeof(r->client));
-		else if (n > MANA_WS_MAX_CLIENT)
-		{
-			set_error(r, 400, "bad request", "X-Client-Id is longer than 128 bytes");
-			return 0;
-		}
-	}
-	if (mana_intake_app_database(r->app) == NULL)
-	{
-		set_error(r, 404, "unknown app", r->app);
-		return 0;
-	}
-
-	if (r->kind == MANA_PATH_SYNC_STREAM)
-		return stream_start(wsi, r, conn);
-
-	if (r->kind == MANA_PATH_SYNC_PULL)
-	{
-		char		coll[256];
-		char		since[4096];
-		char		limit[32];
-		const char *c = lws_get_urlarg_by_name(wsi, "collection=", coll, sizeof(coll));
-		const char *s = lws_get_urlarg_by_name(wsi, "since=", since, sizeof(since));
-		const char *l = lws_get_urlarg_by_name(wsi, "limit=", limit, sizeof(limit));
-		char	   *params[6];
-
-		if (c == NULL || c[0] == '\0')
-		{
-			set_error(r, 400, "bad request", "collection is required");
-			return 0;
-		}
-		params[0] = strdup(r->app);
-		params[1] = strdup(c);
-		params[2] = (s && s[0]) ? strdup(s) : NULL;
-		params[3] = strdup(r->user);
-		params[4] = r->client[0] ? strdup(r->client) : NULL;
-		params[5] = (l && l[0]) ? strdup(l) : strdup("1000");
-		return submit(r, "SELECT mana_pull($1, $2, $3, $4, $5, $6::int)", 6, params);
-	}
-
-	/* POST /sync/{appId}: the body follows, within mana_sync.request_timeout */
-	r->body_pending = true;
-	lws_set_timer_usecs(wsi, (lws_usec_t) mana_request_timeout_ms * 1000);
-	if (header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, buf, 256) <= 0 ||
-		strncasecmp(buf, "application/json", 16) != 0)
-	{
-		set_error(r, 415, "unsupported media type", "send Content-Type: application/json");
-		return 0;
-	}
-	if (header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, buf, 32) > 0 && atoll(buf) > mana_max_body)
-	{
-		r->close_after = true;	/* do not read 10 MB to throw them away */
-		set_error(r, 413, "payload too large", "the body is over mana_sync.max_body");
-		return 0;
-	}
-	return 0;
+	return route->handler(wsi, r);
 }
 
 /* room for len more bytes and a NUL in r->body; false when out of memory */
@@ -898,7 +625,7 @@ chunked_body(struct lws *wsi, void **slot, http_req *r, const void *in, size_t l
 	if (!body_reserve(r, len))
 	{
 		r->close_after = true;
-		set_error(r, 503, "unavailable", "out of memory");
+		mana_http_set_error(r, 503, "unavailable", "out of memory");
 		return 0;
 	}
 	st = mana_chunked_feed(&r->dechunk, in, len, r->body + r->len, &consumed, &produced);
@@ -908,7 +635,7 @@ chunked_body(struct lws *wsi, void **slot, http_req *r, const void *in, size_t l
 		free(r->body);
 		r->body = NULL;
 		r->close_after = true;
-		set_error(r, 413, "payload too large", "the body is over mana_sync.max_body");
+		mana_http_set_error(r, 413, "payload too large", "the body is over mana_sync.max_body");
 		return 0;
 	}
 	if (st == MANA_CHUNKED_ERROR)
@@ -917,16 +644,16 @@ chunked_body(struct lws *wsi, void **slot, http_req *r, const void *in, size_t l
 
 		snprintf(detail, sizeof(detail), "bad chunked body: %s", r->dechunk.error);
 		r->close_after = true;
-		set_error(r, 400, "bad request", detail);
+		mana_http_set_error(r, 400, "bad request", detail);
 		return 0;
 	}
 	if (st == MANA_CHUNKED_DONE)
-		return mana_http_body_done(wsi, slot);
+		return mana_http_on_body_done(wsi, slot);
 	return 0;
 }
 
 int
-mana_http_body(struct lws *wsi, void **slot, const void *in, size_t len)
+mana_http_on_body(struct lws *wsi, void **slot, const void *in, size_t len)
 {
 	http_req   *r = *slot;
 
@@ -940,12 +667,12 @@ mana_http_body(struct lws *wsi, void **slot, const void *in, size_t len)
 		free(r->body);
 		r->body = NULL;
 		r->close_after = true;
-		set_error(r, 413, "payload too large", "the body is over mana_sync.max_body");
+		mana_http_set_error(r, 413, "payload too large", "the body is over mana_sync.max_body");
 		return 0;
 	}
 	if (!body_reserve(r, len))
 	{
-		set_error(r, 503, "unavailable", "out of memory");
+		mana_http_set_error(r, 503, "unavailable", "out of memory");
 		return 0;
 	}
 	memcpy(r->body + r->len, in, len);
@@ -954,10 +681,9 @@ mana_http_body(struct lws *wsi, void **slot, const void *in, size_t len)
 }
 
 int
-mana_http_body_done(struct lws *wsi, void **slot)
+mana_http_on_body_done(struct lws *wsi, void **slot)
 {
 	http_req   *r = *slot;
-	char	   *params[4];
 
 	if (r == NULL)
 		return -1;
@@ -968,40 +694,20 @@ mana_http_body_done(struct lws *wsi, void **slot)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	if (r->body == NULL || r->len == 0)
-	{
-		set_error(r, 400, "bad request", "the body is empty");
-		return 0;
-	}
-	r->body[r->len] = '\0';
-	if (strlen(r->body) != r->len)
-	{
-		set_error(r, 400, "bad request", "the body contains a NUL byte");
-		return 0;
-	}
-	/* the path's app is the changeset's; X-Client-Id wins over its clientId */
-	params[0] = r->body;
-	r->body = NULL;
-	params[1] = strdup(r->user);
-	params[2] = strdup(r->app);
-	params[3] = r->client[0] ? strdup(r->client) : NULL;
-	return submit(r,
-				  "SELECT mana_apply_changeset(CASE WHEN jsonb_typeof(c) = 'object' "
-				  "THEN c || jsonb_strip_nulls(jsonb_build_object('appId', $3::text, 'clientId', $4::text)) "
-				  "ELSE c END, $2) FROM (SELECT $1::jsonb AS c) s",
-				  4, params);
+	if (r->route->body_done == NULL)
+		return 0;				/* a body on a route that takes none: ignored */
+	return r->route->body_done(wsi, r);
 }
 
 int
-mana_http_writeable(struct lws *wsi, void **slot)
+mana_http_on_writeable(struct lws *wsi, void **slot)
 {
 	http_req   *r = *slot;
 	int			rc;
-
 	bool		close_after;
 
 	if (r != NULL && r->stream != NULL && !r->ready)
-		return stream_writeable(wsi, r);
+		return mana_sse_writeable(wsi, r);
 	if (r == NULL || !r->ready || (r->body_pending && !r->close_after))
 		return 0;
 	close_after = r->close_after || r->unframed;
@@ -1013,15 +719,18 @@ mana_http_writeable(struct lws *wsi, void **slot)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-/* the body did not arrive in time (a slow or stalled client): 408, close */
+/*
+ * The request's timer: an event stream's keepalive, or a body that did not
+ * arrive in time (a slow or stalled client): 408, close.
+ */
 void
-mana_http_timeout(struct lws *wsi, void **slot)
+mana_http_on_timer(struct lws *wsi, void **slot)
 {
 	http_req   *r = *slot;
 
 	if (r != NULL && r->stream != NULL && !r->ready)
 	{
-		stream_keepalive(wsi, r);
+		mana_sse_keepalive(wsi, r);
 		return;
 	}
 	if (r == NULL || !r->body_pending)
@@ -1029,11 +738,11 @@ mana_http_timeout(struct lws *wsi, void **slot)
 	free(r->body);
 	r->body = NULL;
 	r->close_after = true;
-	set_error(r, 408, "request timeout", "the body did not arrive within mana_sync.request_timeout");
+	mana_http_set_error(r, 408, "request timeout", "the body did not arrive within mana_sync.request_timeout");
 }
 
 void
-mana_http_closed(void **slot)
+mana_http_on_closed(void **slot)
 {
 	req_free(*slot);
 	*slot = NULL;

@@ -17,23 +17,22 @@
  * since notifications may have been missed meanwhile, every connection of
  * that database's apps is then told to pull.
  *
- * The connections are ordinary clients: they connect over the first
- * unix_socket_directories entry as mana_sync.worker_user (default: the
- * operating system user running PostgreSQL, which Debian's peer
- * authentication accepts).  They keep `pg_ctl stop -m smart` waiting, and
- * DROP DATABASE of a listened database needs WITH (FORCE).
+ * The connections are ordinary clients (pgconn.c): they keep `pg_ctl stop
+ * -m smart` waiting, and DROP DATABASE of a listened database needs WITH
+ * (FORCE).
  */
 #include "postgres.h"
 
 #include <unistd.h>
 
 #include "libpq-fe.h"
-#include "miscadmin.h"
-#include "postmaster/postmaster.h"
-#include "utils/timestamp.h"
 
+#include "backend/shmem.h"
 #include "core/wsproto.h"
-#include "worker.h"
+#include "fanout.h"
+#include "intake.h"
+#include "loop.h"
+#include "pgconn.h"
 
 #define MANA_SCAN_MS 2000		/* how often the database list is read */
 #define MANA_RECHECK_MS 3000	/* how often a database without the extension is checked */
@@ -52,6 +51,7 @@ typedef enum db_state
 
 typedef struct intake_db
 {
+	mana_watch	watch;			/* the loop's handle on the socket */
 	char		name[NAMEDATALEN];
 	db_state	state;
 	PGconn	   *conn;
@@ -71,6 +71,9 @@ typedef struct intake_db
 	char	  **tables;
 } intake_db;
 
+static int	intake_watch_event(mana_watch *w, struct lws *wsi, mana_watch_event ev);
+static const mana_watch_ops intake_watch_ops = {"intake connection", intake_watch_event};
+
 static intake_db *dbs[MANA_MAX_DBS];
 static int	ndbs = 0;
 
@@ -80,113 +83,10 @@ static bool catalog_connecting = false;
 static int64 catalog_next_at = 0;
 static int	catalog_db = 0;		/* 0: postgres, 1: template1 */
 
-static int64
-now_ms(void)
-{
-	return GetCurrentTimestamp() / 1000;
-}
-
-static void
-notice_to_log(void *arg, const char *message)
-{
-	elog(LOG, "mana_sync intake: %.*s", (int) strcspn(message, "\n"), message);
-}
-
-/* first unix_socket_directories entry, else localhost */
-static const char *
-socket_host(void)
-{
-	static char host[MAXPGPATH];
-	const char *s = Unix_socket_directories;
-	size_t		n;
-
-	if (host[0] != '\0')
-		return host;
-	if (s == NULL || s[0] == '\0')
-	{
-		strlcpy(host, "localhost", sizeof(host));
-		return host;
-	}
-	while (*s == ' ')
-		s++;
-	if (*s == '"')
-	{
-		s++;
-		n = strcspn(s, "\"");
-	}
-	else
-		n = strcspn(s, ", ");
-	if (n >= sizeof(host))
-		n = sizeof(host) - 1;
-	memcpy(host, s, n);
-	host[n] = '\0';
-	return host;
-}
-
-PGconn *
-mana_intake_connect(const char *dbname, const char *appname, const char *options)
-{
-	const char *keys[9];
-	const char *vals[9];
-	char		port[16];
-	int			i = 0;
-	PGconn	   *conn;
-
-	snprintf(port, sizeof(port), "%d", PostPortNumber);
-	keys[i] = "host";
-	vals[i++] = socket_host();
-	keys[i] = "port";
-	vals[i++] = port;
-	keys[i] = "dbname";
-	vals[i++] = dbname;
-	keys[i] = "application_name";
-	vals[i++] = appname;
-	if (options != NULL)
-	{
-		keys[i] = "options";
-		vals[i++] = options;
-	}
-	keys[i] = "connect_timeout";
-	vals[i++] = "10";
-	if (mana_worker_user != NULL && mana_worker_user[0] != '\0')
-	{
-		keys[i] = "user";
-		vals[i++] = mana_worker_user;
-	}
-	keys[i] = NULL;
-	vals[i] = NULL;
-	conn = PQconnectStartParams(keys, vals, 0);
-	if (conn == NULL)
-		return NULL;
-	if (PQstatus(conn) == CONNECTION_BAD)
-	{
-		PQfinish(conn);
-		return NULL;
-	}
-	PQsetnonblocking(conn, 1);
-	PQsetNoticeProcessor(conn, notice_to_log, NULL);
-	return conn;
-}
-
 static PGconn *
 start_connect(const char *dbname)
 {
-	return mana_intake_connect(dbname, "mana_sync push worker", NULL);
-}
-
-/* 1: connected, 0: still going, -1: failed */
-static int
-drive_connect(PGconn *conn)
-{
-	switch (PQconnectPoll(conn))
-	{
-		case PGRES_POLLING_OK:
-			return 1;
-		case PGRES_POLLING_FAILED:
-			return -1;
-		default:
-			return 0;
-	}
+	return mana_pgconn_start(dbname, "mana_sync push worker", NULL);
 }
 
 /* 1: all results read (last non-NULL result left in *last), 0: busy, -1: error */
@@ -294,7 +194,7 @@ broadcast_db(intake_db *db)
 		for (j = i; j < db->npairs && n < 256; j++)
 			if (strcmp(db->apps[j], db->apps[i]) == 0)
 				tables[n++] = db->tables[j];
-		mana_worker_broadcast(db->apps[i], tables, n);
+		mana_fanout_broadcast(db->apps[i], tables, n);
 	}
 }
 
@@ -331,12 +231,7 @@ set_listening(intake_db *db, bool on)
 static void
 disconnect(intake_db *db, int retry_ms)
 {
-	if (db->wsi != NULL)
-	{
-		lws_set_opaque_user_data(db->wsi, NULL);
-		lws_set_timeout(db->wsi, PENDING_TIMEOUT_AWAITING_PROXY_RESPONSE, LWS_TO_KILL_ASYNC);
-		db->wsi = NULL;
-	}
+	mana_loop_unwatch(&db->wsi);
 	if (db->conn != NULL)
 	{
 		PQfinish(db->conn);
@@ -344,7 +239,7 @@ disconnect(intake_db *db, int retry_ms)
 	}
 	set_listening(db, false);
 	db->state = DB_IDLE;
-	db->next_at = now_ms() + retry_ms;
+	db->next_at = mana_loop_now_ms() + retry_ms;
 }
 
 static void
@@ -375,7 +270,7 @@ read_notifies(intake_db *db)
 		 * least name this database, and only the registry (never a payload)
 		 * says which apps a database serves.
 		 */
-		if (!mana_worker_hint(n->extra, strlen(n->extra), db->name))
+		if (!mana_fanout_hint(n->extra, strlen(n->extra), db->name))
 			elog(DEBUG1, "mana_sync intake: ignoring a malformed notification in \"%s\"", db->name);
 		PQfreemem(n);
 	}
@@ -384,7 +279,8 @@ read_notifies(intake_db *db)
 static bool
 adopt(intake_db *db)
 {
-	db->wsi = mana_worker_adopt(PQsocket(db->conn), "mana-sync-intake", db);
+	db->watch.ops = &intake_watch_ops;
+	db->wsi = mana_loop_watch(PQsocket(db->conn), &db->watch);
 	return db->wsi != NULL;
 }
 
@@ -437,6 +333,11 @@ load_pairs(intake_db *db, PGresult *res)
 	PQclear(res);
 }
 
+/*
+ * One step of a database's state machine.  Long (about 125 lines) for a
+ * reason: one case per state, read top to bottom as the life of an intake
+ * connection.
+ */
 static void
 step_db(intake_db *db, int64 now)
 {
@@ -457,7 +358,7 @@ step_db(intake_db *db, int64 now)
 			db->state = DB_CONNECTING;
 			/* fall through */
 		case DB_CONNECTING:
-			r = drive_connect(db->conn);
+			r = mana_pgconn_poll(db->conn);
 			if (r < 0)
 			{
 				elog(DEBUG1, "mana_sync intake: cannot connect to \"%s\": %s", db->name,
@@ -608,7 +509,7 @@ step_catalog(int64 now)
 	}
 	if (catalog_connecting)
 	{
-		r = drive_connect(catalog);
+		r = mana_pgconn_poll(catalog);
 		if (r == 0)
 			return;
 		if (r < 0)
@@ -724,7 +625,7 @@ mana_intake_start(void)
 void
 mana_intake_poll(void)
 {
-	int64		now = now_ms();
+	int64		now = mana_loop_now_ms();
 	int			i;
 
 	step_catalog(now);
@@ -744,28 +645,27 @@ mana_intake_shutdown(void)
 	}
 }
 
-/* lws events on an adopted listening socket */
-int
-mana_intake_callback(struct lws *wsi, enum lws_callback_reasons reason, void *in, size_t len)
+/* the socket of a listening connection: notifications, or the end */
+static int
+intake_watch_event(mana_watch *w, struct lws *wsi, mana_watch_event ev)
 {
-	intake_db  *db = lws_get_opaque_user_data(wsi);
+	intake_db  *db = mana_container_of(w, intake_db, watch);
 
-	switch (reason)
+	switch (ev)
 	{
-		case LWS_CALLBACK_RAW_RX_FILE:
-			if (db == NULL || db->conn == NULL)
+		case MANA_WATCH_READABLE:
+			if (db->conn == NULL)
 				return -1;
 			if (!PQconsumeInput(db->conn))
 			{
-				lws_set_opaque_user_data(wsi, NULL);
 				db->wsi = NULL;	/* lws closes it as we return -1 */
 				lost(db);
 				return -1;
 			}
 			read_notifies(db);
 			return 0;
-		case LWS_CALLBACK_RAW_CLOSE_FILE:
-			if (db != NULL && db->wsi == wsi)
+		case MANA_WATCH_CLOSED:
+			if (db->wsi == wsi)
 			{
 				db->wsi = NULL;
 				lost(db);

@@ -30,6 +30,8 @@
 
 #include <ev.h>
 
+#include "utils/guc.h"
+
 #include "listen.h"
 
 #define LISTEN_MAX_SOCKETS 16
@@ -44,12 +46,29 @@ typedef struct listen_sock
 	socklen_t	addrlen;
 } listen_sock;
 
+char	   *mana_listen_address = NULL;
+int			mana_port = 3010;
+
 static listen_sock socks[LISTEN_MAX_SOCKETS];
 static int	nsocks = 0;
 static struct ev_loop *listen_loop = NULL;
 static mana_listen_accept_fn accept_fn = NULL;
 static ev_timer pause_timer;
 static bool paused = false;
+
+void
+mana_listen_define_settings(void)
+{
+	DefineCustomStringVariable("mana_sync.listen_address",
+							   "Addresses the push worker listens on: IP addresses or host names, comma-separated.",
+							   "* or empty: every address of the machine, IPv4 and IPv6.",
+							   &mana_listen_address, "127.0.0.1",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mana_sync.port",
+							"Port of the push worker's WebSocket and HTTP server.",
+							NULL, &mana_port, 3010, 1, 65535,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+}
 
 /* "127.0.0.1:3010" or "[::1]:3010" */
 static void

@@ -8,6 +8,11 @@
 
 struct ev_loop;
 
+/* mana_sync.listen_address, mana_sync.port */
+extern char *mana_listen_address;
+extern int	mana_port;
+extern void mana_listen_define_settings(void);
+
 /* takes ownership of an accepted, non-blocking socket */
 typedef void (*mana_listen_accept_fn) (int fd);
 

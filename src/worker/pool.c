@@ -18,10 +18,11 @@
 #include "postgres.h"
 
 #include "libpq-fe.h"
-#include "postmaster/postmaster.h"
-#include "utils/timestamp.h"
+#include "utils/guc.h"
 
-#include "worker.h"
+#include "loop.h"
+#include "pgconn.h"
+#include "pool.h"
 
 #define MANA_POOL_MAX 64		/* connections per database at most */
 #define MANA_POOL_QUEUE 256		/* queued jobs per database at most */
@@ -45,6 +46,7 @@ typedef struct pool_db pool_db;
 
 typedef struct pool_conn
 {
+	mana_watch	watch;			/* the loop's handle on the socket: first */
 	pconn_state state;
 	PGconn	   *conn;
 	struct lws *wsi;			/* adopted socket while busy */
@@ -66,16 +68,26 @@ struct pool_db
 	pool_db    *next;
 };
 
+static int	pool_watch_event(mana_watch *w, struct lws *wsi, mana_watch_event ev);
+static const mana_watch_ops pool_watch_ops = {"pool connection", pool_watch_event};
+
 static pool_db *dbs = NULL;
 static bool closing = false;	/* shutting down: fail jobs, run nothing again */
 
 int			mana_http_pool_size = 4;
 int			mana_statement_timeout_ms = 30000;
 
-static int64
-now_ms(void)
+void
+mana_pool_define_settings(void)
 {
-	return GetCurrentTimestamp() / 1000;
+	DefineCustomIntVariable("mana_sync.http_pool_size",
+							"Database connections per database for the HTTP sync endpoints.",
+							NULL, &mana_http_pool_size, 4, 1, 64,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mana_sync.statement_timeout",
+							"Longest an HTTP sync request may run in the database; longer ones are cancelled and answered 504.",
+							NULL, &mana_statement_timeout_ms, 30000, 100, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 }
 
 static pool_db *
@@ -146,12 +158,7 @@ finish(pool_conn *pc, PGresult *res, const char *fallback_error)
 static void
 drop_conn(pool_conn *pc, int retry_ms)
 {
-	if (pc->wsi != NULL)
-	{
-		lws_set_opaque_user_data(pc->wsi, NULL);
-		lws_set_timeout(pc->wsi, PENDING_TIMEOUT_AWAITING_PROXY_RESPONSE, LWS_TO_KILL_ASYNC);
-		pc->wsi = NULL;
-	}
+	mana_loop_unwatch(&pc->wsi);
 	if (pc->job != NULL && pc->job->retries == 0 && pc->db != NULL && !closing)
 	{
 		/*
@@ -180,13 +187,14 @@ drop_conn(pool_conn *pc, int retry_ms)
 	pc->conn = NULL;
 	pc->flushing = false;
 	pc->state = PC_NONE;
-	pc->next_at = now_ms() + retry_ms;
+	pc->next_at = mana_loop_now_ms() + retry_ms;
 }
 
 static bool
 adopt(pool_conn *pc)
 {
-	pc->wsi = mana_worker_adopt(PQsocket(pc->conn), "mana-sync-pool", pc);
+	pc->watch.ops = &pool_watch_ops;
+	pc->wsi = mana_loop_watch(PQsocket(pc->conn), &pc->watch);
 	return pc->wsi != NULL;
 }
 
@@ -279,11 +287,11 @@ start_conn(pool_db *d, pool_conn *pc)
 
 	snprintf(opts, sizeof(opts), "-c statement_timeout=%d", mana_statement_timeout_ms);
 	pc->db = d;
-	pc->conn = mana_intake_connect(d->name, "mana_sync http", opts);
+	pc->conn = mana_pgconn_start(d->name, "mana_sync http", opts);
 	if (pc->conn == NULL)
 	{
 		pc->state = PC_NONE;
-		pc->next_at = now_ms() + 1000;
+		pc->next_at = mana_loop_now_ms() + 1000;
 		return;
 	}
 	pc->state = PC_CONNECTING;
@@ -294,7 +302,7 @@ step(pool_db *d)
 {
 	int			i;
 	int			size = Min(Max(mana_http_pool_size, 1), MANA_POOL_MAX);
-	int64		now = now_ms();
+	int64		now = mana_loop_now_ms();
 	bool		need = d->head != NULL;
 
 	for (i = 0; i < MANA_POOL_MAX; i++)
@@ -408,35 +416,16 @@ mana_pool_shutdown(void)
 	}
 }
 
-/* lws protocol callback for the adopted sockets of busy connections */
-int
-mana_pool_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-				   void *in, size_t len)
+/* the socket of a busy connection: its query went out, its result came in */
+static int
+pool_watch_event(mana_watch *w, struct lws *wsi, mana_watch_event ev)
 {
-	pool_conn  *pc = lws_get_opaque_user_data(wsi);
+	pool_conn  *pc = mana_container_of(w, pool_conn, watch);
 	PGresult   *res;
 
-	switch (reason)
+	switch (ev)
 	{
-		case LWS_CALLBACK_RAW_RX_FILE:
-		case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		case LWS_CALLBACK_RAW_CLOSE_FILE:
-		case LWS_CALLBACK_RAW_ADOPT_FILE:
-			break;
-		case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		case LWS_CALLBACK_ESTABLISHED:
-		case LWS_CALLBACK_HTTP:
-		case LWS_CALLBACK_RECEIVE:
-			return -1;			/* a client naming this internal protocol */
-		default:
-			return 0;
-	}
-	if (pc == NULL)
-		return reason == LWS_CALLBACK_RAW_RX_FILE ? -1 : 0;
-	switch (reason)
-	{
-		case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+		case MANA_WATCH_WRITABLE:
 			if (pc->conn != NULL && pc->state == PC_BUSY)
 			{
 				int			f = PQflush(pc->conn);
@@ -448,17 +437,15 @@ mana_pool_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 				pc->flushing = (f == 1);
 				if (f < 0)
 				{
-					lws_set_opaque_user_data(wsi, NULL);
 					pc->wsi = NULL;
 					drop_conn(pc, 200);
 					return -1;
 				}
 			}
 			return 0;
-		case LWS_CALLBACK_RAW_RX_FILE:
+		case MANA_WATCH_READABLE:
 			if (!PQconsumeInput(pc->conn))
 			{
-				lws_set_opaque_user_data(wsi, NULL);
 				pc->wsi = NULL;
 				drop_conn(pc, 200);
 				return -1;
@@ -479,8 +466,7 @@ mana_pool_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 					if (pc->big)
 					{
 						/* a fresh connection instead of libpq's grown buffers */
-						mana_worker_trim_wanted = true;
-						lws_set_opaque_user_data(wsi, NULL);
+						mana_loop_note_big_free();
 						pc->wsi = NULL;
 						drop_conn(pc, 0);
 						return -1;
@@ -500,14 +486,13 @@ mana_pool_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 				}
 			}
 			return 0;
-		case LWS_CALLBACK_RAW_CLOSE_FILE:
+		case MANA_WATCH_CLOSED:
 			if (pc->wsi == wsi)
 			{
 				pc->wsi = NULL;
 				drop_conn(pc, 200);
 			}
 			return 0;
-		default:
-			return 0;
 	}
+	return 0;
 }

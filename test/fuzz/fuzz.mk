@@ -40,7 +40,7 @@ FUZZ_SRCS_path    = src/core/wsproto.c src/core/json.c
 FUZZ_SRCS_hub     = src/core/hub.c src/core/wsproto.c src/core/json.c
 FUZZ_SRCS_chunked = src/core/chunked.c
 
-FUZZ_HEADERS = $(wildcard src/core/*.h) test/fuzz/fuzz_util.h
+FUZZ_HEADERS = $(wildcard src/core/*.h) test/fuzz/fuzz_util.h test/unit/path_routes.h
 
 # one explicit dependency line per harness (no pattern rule that PGXS
 # could pick up for anything else)

@@ -1,6 +1,7 @@
 /*
  * fuzz_path.c
- *     libFuzzer harness for mana_path_parse (src/wsproto.c).
+ *     libFuzzer harness for request targets and routes (src/core/wsproto.c:
+ *     mana_target_parse, mana_route_match, through test/unit/path_routes.h).
  *
  * The input is an HTTP request target, parsed from an exact-size heap copy
  * into a mana_path pre-filled with garbage.  Checked (wsproto.h):
@@ -22,6 +23,7 @@
 #include <string.h>
 
 #include "wsproto.h"
+#include "../unit/path_routes.h"
 #include "fuzz_util.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

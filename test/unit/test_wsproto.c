@@ -17,6 +17,7 @@
 
 #include "json.h"
 #include "wsproto.h"
+#include "path_routes.h"
 
 /* ------------------------------------------------------------- helpers */
 
