@@ -28,6 +28,11 @@ cleanup() {
 trap cleanup EXIT
 
 mana_install_deps
+
+say "layers: src/core, src/backend, src/worker include only what they may, and no includes go round in a circle"
+if /usr/bin/python3 "$MANA_ROOT/scripts/layers.py"; then count "layers (scripts/layers.py)" 1 0
+else count "layers (scripts/layers.py)" 0 1; fi
+
 mana_build
 
 say "unit tests (cmocka, ASan+UBSan)"

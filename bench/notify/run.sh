@@ -44,7 +44,7 @@ CREATE EXTENSION mana_sync;
 CREATE TABLE plain_items (id text PRIMARY KEY, user_id text NOT NULL, n int NOT NULL DEFAULT 0);
 CREATE TABLE synced_items (id text PRIMARY KEY, user_id text NOT NULL, n int NOT NULL DEFAULT 0);
 SELECT mana_sync_enable('synced_items', 'nbench');
--- a registered table with only the indexes DESIGN.md requires ((owner,
+-- a registered table with only the indexes the delta requires ((owner,
 -- updated_at) and the partial deleted_at one), without mana_sync's (owner,
 -- sync_xid, id)
 CREATE TABLE required_items (id text PRIMARY KEY, user_id text NOT NULL, n int NOT NULL DEFAULT 0);
@@ -139,7 +139,7 @@ fi
 {
     echo "# change intake benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores)"
     echo
-    echo "pgbench: single-row UPDATEs of random rows of a 100K-row table, ${SECS}s per run after a VACUUM, $ROUNDS rounds; median tps of the unregistered table, and for the others the median over rounds of their tps over the unregistered table's in the same round. \"Shape only\": the registered table with its trigger not firing (session_replication_role = replica: sync columns and indexes; the update of n alone stays HOT). \"Stamped\": the same, but the UPDATE also sets updated_at, the one indexed column every write to a registered table changes (no trigger, no intake: a floor); \"stamped, required indexes\": a table with only the indexes DESIGN.md requires."
+    echo "pgbench: single-row UPDATEs of random rows of a 100K-row table, ${SECS}s per run after a VACUUM, $ROUNDS rounds; median tps of the unregistered table, and for the others the median over rounds of their tps over the unregistered table's in the same round. \"Shape only\": the registered table with its trigger not firing (session_replication_role = replica: sync columns and indexes; the update of n alone stays HOT). \"Stamped\": the same, but the UPDATE also sets updated_at, the one indexed column every write to a registered table changes (no trigger, no intake: a floor); \"stamped, required indexes\": a table with only the indexes the delta requires."
     echo
     echo "| clients | unregistered tps | shape only | stamped | stamped, required indexes | notify | commit_hook | commit_hook / stamped |"
     echo "|---:|---:|---:|---:|---:|---:|---:|---:|"

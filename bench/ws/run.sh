@@ -14,6 +14,9 @@ PEER_PORT=3096
 SECRET=bench-secret
 LEVELS="100 1000 10000"; RATE=100; SECS=20
 if [ "${1:-}" = "--quick" ]; then LEVELS="100 1000"; SECS=5; fi
+# bench/ab.sh: one level, one intake, no peer
+LEVELS=${MANA_BENCH_WS_LEVELS:-$LEVELS}; SECS=${MANA_BENCH_WS_SECS:-$SECS}
+INTAKES=${MANA_BENCH_WS_INTAKES:-commit_hook notify}; WITH_PEER=${MANA_BENCH_WS_PEER:-1}
 OUT="$MANA_ROOT/bench/results"
 mkdir -p "$OUT"
 HERE="$MANA_ROOT/bench/ws"
@@ -46,13 +49,14 @@ results=()
 for n in $LEVELS; do
     # the worker with each intake; the peer hears only NOTIFY, so its row
     # and the worker's row to compare it with use notify mode
-    for intake in commit_hook notify; do
+    for intake in $INTAKES; do
         say "mana_sync worker ($intake), $n connections"
         r=$($PIN1 node "$HERE/loadgen.js" "ws://127.0.0.1:$WS_PORT/ws/bench" "$worker_pid" "$n" "$RATE" "$SECS" \
             "$DIR" "$PORT" wsbench "$SECRET" "$intake")
         echo "$r"; results+=("worker|$intake|$n|$r")
     done
 
+    [ "$WITH_PEER" = 1 ] || continue
     say "Node.js peer (notify), $n connections"
     $PIN0 node "$HERE/peer.js" "$PEER_PORT" "$DIR" "$PORT" wsbench "$SECRET" >/dev/null &
     PEER=$!
