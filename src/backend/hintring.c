@@ -4,7 +4,7 @@
  *
  * NOTIFY makes every notifying commit take a cluster-wide lock and hold it
  * through its WAL flush, so such commits stop sharing flushes
- * (docs/intake.md has the measurements).
+ * (the README's change intake benchmark has the measurements).
  * In commit_hook mode the trigger instead records the transaction's hints
  * (the NOTIFY payload text: database, app, table, owner, client) in
  * backend-local memory, deduplicated; a transaction callback copies them

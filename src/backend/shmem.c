@@ -4,8 +4,10 @@
  *     MANA_STATS in shmem.h), and the SQL function that reads them.
  *     (hintring.c attaches its ring with hooks of its own.)
  *
- * Only the worker writes (plain atomic stores and adds, no lock: each
- * counter is independent and readers accept a momentarily mixed view).
+ * The worker writes them, and committing backends add to the ring's
+ * (ring_overflows, ring_wakeups): plain atomic stores and adds, no lock,
+ * as each counter is independent and readers accept a momentarily mixed
+ * view.
  * Without shared_preload_libraries there is no segment; the SQL function
  * then reports the worker as not running.
  */

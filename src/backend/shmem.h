@@ -18,7 +18,7 @@
  */
 #define MANA_STATS(X) \
 	X(CONNECTIONS, "connections", "mana_sync_connections", "gauge", \
-	  "Open client connections.") \
+	  "Open WebSocket connections.") \
 	X(USERS, "authenticated_users", "mana_sync_authenticated_users", "gauge", \
 	  "Distinct users with an authenticated WebSocket.") \
 	X(DATABASES, "databases_listened", "mana_sync_databases_listened", "gauge", \
@@ -28,7 +28,7 @@
 	X(NOTIFICATIONS, "notifications_received", "mana_sync_notifications_received_total", "counter", \
 	  "Change notifications received.") \
 	X(MESSAGES_SENT, "messages_sent", "mana_sync_messages_sent_total", "counter", \
-	  "WebSocket messages sent.") \
+	  "Messages sent: WebSocket messages, HTTP answers and event-stream writes.") \
 	X(HINTS_COALESCED, "hints_coalesced", "mana_sync_hints_coalesced_total", "counter", \
 	  "Hints folded into one already pending.") \
 	X(HINTS_DROPPED, "hints_dropped", "mana_sync_hints_dropped_total", "counter", \
