@@ -44,21 +44,30 @@ for side in a b; do
     make -C "$WT/$side" -s MANA_WERROR=1 >/dev/null
 done
 
-# figures of one run: "apply_ratio push_p95 pull_p95 fanout_p99"
+# figures of one run: "apply_ratio push_p95 pull_p95 fanout_p99" (0: not
+# measured; MANA_AB_BENCHES picks, default "apply http ws")
+BENCHES=${MANA_AB_BENCHES:-apply http ws}
 measure() {
-    local side=$1 round=$2 apply floor push pull fan
+    local side=$1 round=$2 ratio=0 push=0 pull=0 fan=0 apply floor
     make -C "$WT/$side" -s install >/dev/null
-    MANA_SKIP_BUILD=1 bash "$MANA_ROOT/bench/run.sh" --quick >"$LOG/run-$side-$round.log" 2>&1
-    apply=$(awk -F'|' '/^\| mana_apply_changeset/ { gsub(/ /, "", $3); print $3 }' "$OUT/latest.md")
-    floor=$(awk -F'|' '/^\| one plain UPDATE, unregistered/ { gsub(/ /, "", $3); print $3 }' "$OUT/latest.md")
-    MANA_SKIP_BUILD=1 MANA_BENCH_HTTP_MAXRATE=0 bash "$MANA_ROOT/bench/http/run.sh" --quick \
-        >"$LOG/http-$side-$round.log" 2>&1
-    push=$(awk -F'|' '/push p50 \/ p95/ { split($3, v, "/"); gsub(/ /, "", v[2]); print v[2] }' "$OUT/http-latest.md")
-    pull=$(awk -F'|' '/pull p50 \/ p95/ { split($3, v, "/"); gsub(/ /, "", v[2]); print v[2] }' "$OUT/http-latest.md")
-    MANA_SKIP_BUILD=1 MANA_BENCH_WS_LEVELS=10000 MANA_BENCH_WS_SECS=10 MANA_BENCH_WS_INTAKES=commit_hook \
-        MANA_BENCH_WS_PEER=0 bash "$MANA_ROOT/bench/ws/run.sh" >"$LOG/ws-$side-$round.log" 2>&1
-    fan=$(awk -F'|' '/^\| mana_sync worker \| commit_hook \| 10000/ { gsub(/ /, "", $8); print $8 }' "$OUT/ws-latest.md")
-    echo "$(awk -v a="$apply" -v f="$floor" 'BEGIN { printf "%.3f", a / f }') $push $pull $fan"
+    if [[ " $BENCHES " == *" apply "* ]]; then
+        MANA_SKIP_BUILD=1 bash "$MANA_ROOT/bench/run.sh" --quick >"$LOG/run-$side-$round.log" 2>&1
+        apply=$(awk -F'|' '/^\| mana_apply_changeset/ { gsub(/ /, "", $3); print $3 }' "$OUT/latest.md")
+        floor=$(awk -F'|' '/^\| one plain UPDATE, unregistered/ { gsub(/ /, "", $3); print $3 }' "$OUT/latest.md")
+        ratio=$(awk -v a="$apply" -v f="$floor" 'BEGIN { printf "%.3f", a / f }')
+    fi
+    if [[ " $BENCHES " == *" http "* ]]; then
+        MANA_SKIP_BUILD=1 MANA_BENCH_HTTP_MAXRATE=0 bash "$MANA_ROOT/bench/http/run.sh" --quick \
+            >"$LOG/http-$side-$round.log" 2>&1
+        push=$(awk -F'|' '/push p50 \/ p95/ { split($3, v, "/"); gsub(/ /, "", v[2]); print v[2] }' "$OUT/http-latest.md")
+        pull=$(awk -F'|' '/pull p50 \/ p95/ { split($3, v, "/"); gsub(/ /, "", v[2]); print v[2] }' "$OUT/http-latest.md")
+    fi
+    if [[ " $BENCHES " == *" ws "* ]]; then
+        MANA_SKIP_BUILD=1 MANA_BENCH_WS_LEVELS=10000 MANA_BENCH_WS_SECS=10 MANA_BENCH_WS_INTAKES=commit_hook \
+            MANA_BENCH_WS_PEER=0 bash "$MANA_ROOT/bench/ws/run.sh" >"$LOG/ws-$side-$round.log" 2>&1
+        fan=$(awk -F'|' '/^\| mana_sync worker \| commit_hook \| 10000/ { gsub(/ /, "", $8); print $8 }' "$OUT/ws-latest.md")
+    fi
+    echo "$ratio $push $pull $fan"
 }
 
 declare -A RES
@@ -91,6 +100,8 @@ print("| figure | A | B | B / A | A runs | B runs |")
 print("|---|---:|---:|---:|---|---|")
 for i, n in enumerate(names):
     ma, mb = statistics.median(a[i]), statistics.median(b[i])
+    if ma == 0 and mb == 0:
+        continue                # not measured in this run
     print("| %s | %.2f | %.2f | %.2f | %s | %s |" % (n, ma, mb, mb / ma if ma else float("nan"),
           " ".join("%.2f" % x for x in a[i]), " ".join("%.2f" % x for x in b[i])))
 PY
