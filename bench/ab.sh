@@ -48,7 +48,10 @@ done
 # measured; MANA_AB_BENCHES picks, default "apply http ws")
 BENCHES=${MANA_AB_BENCHES:-apply http ws}
 measure() {
+    set -e                      # $(...) does not inherit errexit
     local side=$1 round=$2 ratio=0 push=0 pull=0 fan=0 apply floor
+    # no stale figures: a run that fails leaves no file to read
+    rm -f "$OUT/latest.md" "$OUT/http-latest.md" "$OUT/ws-latest.md"
     make -C "$WT/$side" -s install >/dev/null
     if [[ " $BENCHES " == *" apply "* ]]; then
         MANA_SKIP_BUILD=1 bash "$MANA_ROOT/bench/run.sh" --quick >"$LOG/run-$side-$round.log" 2>&1
@@ -67,6 +70,9 @@ measure() {
             MANA_BENCH_WS_PEER=0 bash "$MANA_ROOT/bench/ws/run.sh" >"$LOG/ws-$side-$round.log" 2>&1
         fan=$(awk -F'|' '/^\| mana_sync worker \| commit_hook \| 10000/ { gsub(/ /, "", $8); print $8 }' "$OUT/ws-latest.md")
     fi
+    for v in "$ratio" "$push" "$pull" "$fan"; do
+        [[ $v =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "round $round, $side: a figure is missing (logs in $LOG)" >&2; return 1; }
+    done
     echo "$ratio $push $pull $fan"
 }
 
@@ -75,7 +81,7 @@ for round in $(seq 1 "$ROUNDS"); do
     order="a b"; [ $((round % 2)) = 0 ] && order="b a"
     for side in $order; do
         say "round $round, $side"
-        r=$(measure "$side" "$round")
+        r=$(measure "$side" "$round") || exit 1
         echo "  apply ratio, push p95 ms, pull p95 ms, fan-out p99 ms: $r"
         RES[$side]="${RES[$side]:-}$r;"
     done

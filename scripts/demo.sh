@@ -25,16 +25,22 @@ if [ "${1:-}" = "stop" ]; then
     exit 0
 fi
 
-# a demo that fails stops what it started and says where it stopped
+# a demo that fails stops what it started (only that) and says where it stopped
+started_cluster=0
+failed_at=""
+set -E
+trap 'failed_at=${failed_at:-"$(basename "${BASH_SOURCE[0]}"):$LINENO: $BASH_COMMAND"}' ERR
 demo_failed() {
     local rc=$?
     trap - EXIT
     if [ "$rc" -ne 0 ]; then
         echo >&2
-        echo "the demo failed (exit $rc, at line ${BASH_LINENO[0]}); stopping what it started" >&2
-        [ -f "$DIR/log" ] && { echo "-- the last lines of the PostgreSQL log ($DIR/log):" >&2; tail -15 "$DIR/log" >&2; }
-        stop_web
-        mana_stop_cluster "$DIR"
+        echo "the demo failed (exit $rc${failed_at:+, at $failed_at}); stopping what it started" >&2
+        if [ "$started_cluster" = 1 ]; then
+            [ -f "$DIR/log" ] && { echo "-- the last lines of the PostgreSQL log ($DIR/log):" >&2; tail -15 "$DIR/log" >&2; }
+            stop_web
+            mana_stop_cluster "$DIR"
+        fi
     fi
     exit "$rc"
 }
@@ -48,6 +54,7 @@ say "starting PostgreSQL 15 on port $PORT (socket in $DIR), shared_preload_libra
 WS_PORT=${MANA_DEMO_WS_PORT:-3010}
 # development only: HS256 tokens signed with this secret are accepted
 SECRET=dev-only-secret
+started_cluster=1
 mana_start_cluster "$DIR" "$PORT" "shared_preload_libraries = 'mana_sync'" \
     "mana_sync.port = $WS_PORT" "mana_sync.jwt_secret = '$SECRET'" \
     "mana_sync.cors_origins = 'http://127.0.0.1:$WEB_PORT,http://localhost:$WEB_PORT'"

@@ -5,7 +5,9 @@
     python3 scripts/layers.py --graph  also print every module's includes
 
 A module is a source file's name without its extension (src/worker/http.c
-and src/worker/http.h are the module worker/http).  Module A depends on B
+and src/worker/http.h are the module worker/http); a file PREFIX_part.c
+without a header of its own is part of PREFIX's module
+(src/backend/changeset_parse.c belongs to backend/changeset).  Module A depends on B
 when a file of A includes B's header with #include "...".  It checks:
 
   * no cycle: no two modules depend on each other, directly or through
@@ -15,7 +17,12 @@ when a file of A includes B's header with #include "...".  It checks:
     includes core and worker, and of backend only the shared memory it
     reads (backend/shmem.h, backend/hintring.h); src/mana_sync.c, the entry
     point, may include anything;
-  * no header includes postgres.h (the .c files include it first).
+  * no header includes postgres.h (the .c files include it first);
+  * a header declares only functions of its own module (a function of
+    another module declared there would hide a dependency from the check
+    above);
+  * the route patterns that the unit tests and the fuzzer check
+    (test/unit/path_routes.h) are the worker's (src/worker/http.c).
 
 Prints what it found and "layers: ok" or the problems; exits 1 on a problem.
 """
@@ -26,6 +33,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "src")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+DECL = re.compile(r'^extern\s[^;(]*?\(?\**\s*(\w+)\s*\(', re.M)   # extern ... name(
+DEFN = re.compile(r'^(\w+)\(', re.M)                              # name( at column 0
 WORKER_MAY_USE = {"backend/shmem", "backend/hintring"}
 
 
@@ -37,7 +46,15 @@ def files():
 
 
 def module_of(path):
-    return os.path.splitext(os.path.relpath(path, SRC))[0]
+    """src/worker/http.c -> worker/http; a file without a header of its own,
+    named PREFIX_part, belongs to PREFIX's module when PREFIX.h exists
+    (backend/changeset_parse.c is part of backend/changeset)"""
+    stem = os.path.splitext(os.path.relpath(path, SRC))[0]
+    if not os.path.isfile(os.path.join(SRC, stem + ".h")) and "_" in os.path.basename(stem):
+        prefix = stem.rsplit("_", 1)[0]
+        if os.path.isfile(os.path.join(SRC, prefix + ".h")):
+            return prefix
+    return stem
 
 
 def resolve(including, name):
@@ -80,6 +97,22 @@ def main():
             elif layer == "worker" and dep_layer == "entry":
                 problems.append("%s: the worker includes the entry point" % rel)
 
+    # functions: declared in one module's header, defined in another's .c
+    defined = {}
+    for f in files():
+        if f.endswith(".c"):
+            text = open(f, encoding="utf-8", errors="replace").read()
+            for name in DEFN.findall(text):
+                defined.setdefault(name, module_of(f))
+    for f in files():
+        if f.endswith(".h"):
+            text = open(f, encoding="utf-8", errors="replace").read()
+            for name in DECL.findall(text):
+                where = defined.get(name)
+                if where is not None and where != module_of(f):
+                    problems.append("%s declares %s(), which %s.c defines"
+                                    % (os.path.relpath(f, ROOT), name, where))
+
     # cycles: strongly connected components with more than one module
     index, low, stack, on, sccs = {}, {}, [], set(), []
     counter = [0]
@@ -112,6 +145,16 @@ def main():
             visit(v)
     for comp in sccs:
         problems.append("include cycle: " + " <-> ".join(comp))
+
+    # the tests' copy of the route patterns
+    pat = re.compile(r'^\s*\{"(/[^"]*)",', re.M)
+    http_c = open(os.path.join(SRC, "worker", "http.c")).read()
+    tests_h = open(os.path.join(ROOT, "test", "unit", "path_routes.h")).read()
+    worker_routes = pat.findall(http_c[http_c.index("routes[] = {"):])
+    test_routes = pat.findall(tests_h[tests_h.index("test_routes[] = {"):])
+    if worker_routes != test_routes:
+        problems.append("the route patterns of src/worker/http.c %s differ from test/unit/path_routes.h %s"
+                        % (worker_routes, test_routes))
 
     by_layer = {}
     for m in graph:

@@ -85,15 +85,20 @@ mana_install_node() {
             "$MANA_NODE_SHA512" "$tmp/node.tgz" || { rm -rf "$tmp"; return 1; }
         fetch_checked "$MANA_NPM_REGISTRY/npm/-/npm-$MANA_NPM_VERSION.tgz" \
             "$MANA_NPM_SHA512" "$tmp/npm.tgz" || { rm -rf "$tmp"; return 1; }
-        mkdir -p "$tmp/root/bin" "$tmp/root/lib/node_modules/npm"
-        tar -xzf "$tmp/node.tgz" -C "$tmp" package/bin/node
-        mv "$tmp/package/bin/node" "$tmp/root/bin/node"
-        tar -xzf "$tmp/npm.tgz" -C "$tmp/root/lib/node_modules/npm" --strip-components=1
-        ln -s ../lib/node_modules/npm/bin/npm-cli.js "$tmp/root/bin/npm"
-        ln -s ../lib/node_modules/npm/bin/npx-cli.js "$tmp/root/bin/npx"
-        rm -rf "$MANA_NODE_DIR"
-        mkdir -p "$(dirname "$MANA_NODE_DIR")"
-        mv "$tmp/root" "$MANA_NODE_DIR"
+        # every step checked: this may run where set -e is off (inside if, ||)
+        if ! { mkdir -p "$tmp/root/bin" "$tmp/root/lib/node_modules/npm" &&
+               tar -xzf "$tmp/node.tgz" -C "$tmp" package/bin/node &&
+               mv "$tmp/package/bin/node" "$tmp/root/bin/node" &&
+               tar -xzf "$tmp/npm.tgz" -C "$tmp/root/lib/node_modules/npm" --strip-components=1 &&
+               ln -s ../lib/node_modules/npm/bin/npm-cli.js "$tmp/root/bin/npm" &&
+               ln -s ../lib/node_modules/npm/bin/npx-cli.js "$tmp/root/bin/npx" &&
+               "$tmp/root/bin/node" --version >/dev/null &&
+               rm -rf "$MANA_NODE_DIR" && mkdir -p "$(dirname "$MANA_NODE_DIR")" &&
+               mv "$tmp/root" "$MANA_NODE_DIR"; }; then
+            rm -rf "$tmp"
+            echo "could not unpack Node.js into $MANA_NODE_DIR" >&2
+            return 1
+        fi
         rm -rf "$tmp"
     fi
     export PATH="$MANA_NODE_DIR/bin:$PATH"

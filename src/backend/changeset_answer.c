@@ -1,7 +1,8 @@
 /*
  * changeset_answer.c
- *     Phase 5 of mana_apply_changeset: the serverChanges of the answer
- *     (changeset.h has the phases).
+ *     Phase 5 of mana_apply_changeset: the answer (serverChanges,
+ *     conflicts, syncedUntil, hasMore, warnings; changeset.h has the
+ *     phases).
  */
 #include "postgres.h"
 

@@ -525,10 +525,3 @@ mana_hintring_drain(void (*deliver) (const char *payload, size_t len),
 	}
 	return taken;
 }
-
-/* are hints waiting for a prepared transaction's outcome? */
-bool
-mana_hintring_pending(void)
-{
-	return pending != NULL;
-}

@@ -22,6 +22,5 @@ extern int	mana_hintring_fd(void);
 extern void mana_hintring_ack(void);
 extern uint64 mana_hintring_drain(void (*deliver) (const char *payload, size_t len),
 								  void (*broadcast) (const char *dbname), bool may_sleep);
-extern bool mana_hintring_pending(void);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * shmem.h
  *     Shared memory (shmem.c): the push worker's statistics, which the
- *     worker writes and mana_sync_worker_stats() and /metrics read, and the
- *     hooks that also size and attach the commit_hook ring (hintring.c).
+ *     worker (and, for the ring's, committing backends) write and
+ *     mana_sync_worker_stats() and /metrics read.
  */
 #ifndef MANA_SHMEM_H
 #define MANA_SHMEM_H

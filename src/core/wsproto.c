@@ -14,8 +14,6 @@
 #include "json.h"
 #include "wsproto.h"
 
-/* Frames longer than this are refused before parsing. */
-
 /*
  * Parser arena: room for the unescaped strings (never longer than the
  * input), the nodes and their member arrays.  A legitimate message has a

@@ -1,12 +1,13 @@
 /*
  * http.h
- *     The push worker's HTTP layer: requests are routed by a table (one row
- *     per route, http.c) to their handlers:
+ *     The push worker's HTTP layer, as the rest of the worker sees it: lws
+ *     hands each request's events to http.c, which routes them by a table
+ *     (one row per route) to their handlers:
  *
- *       http.c       request framing, routing, CORS, the token, answers;
- *                    /health, /metrics, and /ws without an upgrade (426)
- *       http_sync.c  POST /sync/{appId} and GET /sync/{appId}/pull: run
- *                    on the database's pool, answered when the result comes
+ *       http.c       request framing, routing, CORS, the token; /health,
+ *                    /metrics, and /ws without an upgrade (426)
+ *       httpreq.c    the request state and its answer, statements on the pool
+ *       http_sync.c  POST /sync/{appId} and GET /sync/{appId}/pull
  *       sse.c        GET /sync/{appId}/stream: Server-Sent Events
  *
  * Everything here runs in lws callbacks: memory only, never an ERROR.
@@ -14,68 +15,11 @@
 #ifndef MANA_HTTP_H
 #define MANA_HTTP_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #include <libwebsockets.h>
 
-#include "core/chunked.h"
-#include "core/jwt.h"
-#include "core/wsproto.h"
-#include "pool.h"
-
-/* settings (http.c) */
-extern int	mana_max_body;
-extern int	mana_request_timeout_ms;
-extern char *mana_cors_origins;
-extern void mana_http_define_settings(void);
-
-typedef struct http_req http_req;
-typedef struct sse_stream sse_stream;
-
-/* methods a route takes (OPTIONS, a CORS preflight, goes with token routes) */
-#define MANA_HTTP_GET	0x1
-#define MANA_HTTP_POST	0x2
-#define MANA_HTTP_ANY	0xff
-
-typedef struct mana_route
-{
-	const char *pattern;		/* core/wsproto.h: mana_route_match */
-	unsigned int methods;
-	bool		needs_token;	/* Bearer token, X-Client-Id, a known app; CORS */
-	bool		websocket;		/* a WebSocket endpoint (the upgrade is ws.c's) */
-	/* the handler: returns what the lws callback returns */
-	int			(*handler) (struct lws *wsi, http_req *r);
-	/* for a route with a body: the body is in (NULL: a body is ignored) */
-	int			(*body_done) (struct lws *wsi, http_req *r);
-} mana_route;
-
-/* the current request of a connection */
-struct http_req
-{
-	struct lws *wsi;
-	const mana_route *route;
-	char		app[MANA_WS_MAX_APP + 1];
-	char		user[MANA_JWT_MAX_SUB + 1];
-	char		client[MANA_WS_MAX_CLIENT + 1];
-	char		origin[256];	/* allowed Origin to echo, or "" */
-	char	   *body;
-	size_t		len;
-	size_t		cap;
-	mana_pool_job *job;			/* in flight */
-	bool		body_pending;	/* a POST whose body is still arriving */
-	bool		close_after;	/* answer, then close (the body is not read) */
-	bool		unframed;		/* a POST without Content-Length: always close */
-	bool		chunked;		/* Transfer-Encoding: chunked, decoded here */
-	mana_chunked dechunk;
-	/* the answer */
-	bool		ready;
-	int			status;
-	char	   *out;
-	size_t		outlen;
-	const char *retry_after;	/* for 503 */
-	sse_stream *stream;			/* GET .../stream only */
-};
+#include "httpreq.h"
 
 /* ---- for the lws callback (worker.c): slot is the connection's request */
 extern int	mana_http_on_request(struct lws *wsi, void **slot, const char *uri);
@@ -88,28 +32,5 @@ extern void mana_http_on_closed(void **slot);
 /* ---- for ws.c: the route of a request target (NULL: none; *status 400 or 404) */
 extern const mana_route *mana_http_route_find(const char *target, size_t len,
 											  char app[MANA_WS_MAX_APP + 1], int *status);
-
-/* ---- between the files of the HTTP layer */
-extern char *mana_http_json_quote(const char *s);
-extern void mana_http_set_answer(http_req *r, int status, char *body);
-extern void mana_http_set_error(http_req *r, int status, const char *error, const char *detail);
-extern void mana_http_set_error_state(http_req *r, int status, const char *error,
-									  const char *detail, const char *sqlstate);
-extern int	mana_http_header(struct lws *wsi, enum lws_token_indexes tok, char *buf, int len);
-/* run sql on the app's database; done gets the outcome (0, as the lws callback) */
-extern int	mana_http_submit(http_req *r, const char *sql, int nparams, char **params,
-							 void (*done) (void *, const mana_pool_result *));
-extern void mana_http_job_done(void *arg, const mana_pool_result *res);
-
-/* http_sync.c */
-extern int	mana_http_push(struct lws *wsi, http_req *r);
-extern int	mana_http_pull(struct lws *wsi, http_req *r);
-extern int	mana_http_push_body_done(struct lws *wsi, http_req *r);
-
-/* sse.c */
-extern int	mana_sse_start(struct lws *wsi, http_req *r);
-extern int	mana_sse_writeable(struct lws *wsi, http_req *r);
-extern void mana_sse_keepalive(struct lws *wsi, http_req *r);
-extern void mana_sse_free(sse_stream *st);
 
 #endif

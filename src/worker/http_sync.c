@@ -14,7 +14,8 @@
 
 #include <libwebsockets.h>
 
-#include "http.h"
+#include "http_sync.h"
+#include "httpreq.h"
 
 /* GET /sync/{appId}/pull */
 int

@@ -119,8 +119,13 @@ on_readable(struct ev_loop *loop, ev_io *w, int revents)
 		{
 			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
 				continue;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
 			{
+				/*
+				 * Out of descriptors or memory (or anything unexpected):
+				 * the connection stays queued and the socket readable, so
+				 * stop watching for a moment instead of spinning.
+				 */
 				static time_t last_logged = 0;
 				time_t		now = time(NULL);
 
@@ -136,7 +141,7 @@ on_readable(struct ev_loop *loop, ev_io *w, int revents)
 					ev_timer_start(listen_loop, &pause_timer);
 				}
 			}
-			return;				/* EAGAIN: the queue is empty */
+			return;				/* EAGAIN: the queue is empty; or paused */
 		}
 		/* small frames: send them at once */
 		(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

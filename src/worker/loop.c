@@ -80,6 +80,7 @@ watch_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, vo
 	}
 	if (w->ops->event(w, wsi, ev) < 0)
 	{
+		elog(DEBUG1, "mana_sync: no longer watching a %s", w->ops->name);
 		lws_set_opaque_user_data(wsi, NULL);
 		return -1;
 	}
@@ -246,12 +247,6 @@ mana_loop_wake(void)
 {
 	if (ctx != NULL)
 		lws_cancel_service(ctx);
-}
-
-struct lws_context *
-mana_loop_context(void)
-{
-	return ctx;
 }
 
 struct lws_vhost *

@@ -22,7 +22,7 @@ typedef enum mana_watch_event
 {
 	MANA_WATCH_READABLE,
 	MANA_WATCH_WRITABLE,		/* after lws_callback_on_writable(wsi) */
-	MANA_WATCH_CLOSED			/* the descriptor went away without being asked */
+	MANA_WATCH_CLOSED			/* it went away unasked (or the loop is being destroyed) */
 } mana_watch_event;
 
 typedef struct mana_watch mana_watch;
@@ -35,7 +35,7 @@ typedef struct mana_watch mana_watch;
  */
 typedef struct mana_watch_ops
 {
-	const char *name;
+	const char *name;			/* for the log */
 	int			(*event) (mana_watch *w, struct lws *wsi, mana_watch_event ev);
 } mana_watch_ops;
 
@@ -71,7 +71,6 @@ extern void mana_loop_run_once(void);
 /* the lws protocol of watched descriptors, for the protocols array */
 extern const struct lws_protocols *mana_loop_protocol(void);
 
-extern struct lws_context *mana_loop_context(void);
 extern struct lws_vhost *mana_loop_vhost(void);
 extern struct ev_loop *mana_loop_ev(void);
 

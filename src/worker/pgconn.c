@@ -33,7 +33,7 @@ mana_pgconn_define_settings(void)
 static void
 notice_to_log(void *arg, const char *message)
 {
-	elog(LOG, "mana_sync intake: %.*s", (int) strcspn(message, "\n"), message);
+	elog(LOG, "mana_sync push worker (libpq): %.*s", (int) strcspn(message, "\n"), message);
 }
 
 /* first unix_socket_directories entry, else localhost */

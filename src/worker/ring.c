@@ -16,7 +16,6 @@
 #include "loop.h"
 #include "ring.h"
 
-static struct lws *ring_wsi = NULL;
 static mana_watch ring_watch;
 
 /* a hint from the ring: the same fan-out as a notification */
@@ -81,9 +80,7 @@ ring_event(mana_watch *w, struct lws *wsi, mana_watch_event ev)
 {
 	if (ev == MANA_WATCH_READABLE)
 		mana_hintring_ack();
-	else if (ev == MANA_WATCH_CLOSED)
-		ring_wsi = NULL;
-	return 0;
+	return 0;					/* closed: the loop polls the ring anyway */
 }
 
 static const mana_watch_ops ring_ops = {"commit_hook eventfd", ring_event};
@@ -96,7 +93,6 @@ mana_ring_start(void)
 	if (mana_hintring_fd() < 0)
 		return;
 	ring_watch.ops = &ring_ops;
-	ring_wsi = mana_loop_watch(mana_hintring_fd(), &ring_watch);
-	if (ring_wsi == NULL)
+	if (mana_loop_watch(mana_hintring_fd(), &ring_watch) == NULL)
 		elog(LOG, "mana_sync: could not watch the hint ring; polling it instead");
 }

@@ -17,7 +17,8 @@
 
 #include "backend/shmem.h"
 #include "fanout.h"
-#include "http.h"
+#include "httpreq.h"
+#include "sse.h"
 
 #define MANA_STREAM_MAX_COLL 32
 #define MANA_STREAM_KEEPALIVE_S 15

@@ -285,7 +285,7 @@ mana_worker_init(void)
 	mana_listen_define_settings();
 	mana_ws_define_settings();
 	mana_auth_define_settings();
-	mana_http_define_settings();
+	mana_httpreq_define_settings();
 	mana_pool_define_settings();
 	mana_pgconn_define_settings();
 

@@ -1,7 +1,7 @@
 /*
  * fuzz_chunked.c
  *     libFuzzer harness for the chunked transfer coding decoder
- *     (src/chunked.c).
+ *     (src/core/chunked.c).
  *
  * The first input byte picks how the rest is split into pieces; the rest is
  * decoded once in one piece and once piece by piece (exact-size heap

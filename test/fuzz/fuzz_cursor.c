@@ -1,6 +1,6 @@
 /*
  * fuzz_cursor.c
- *     libFuzzer harness for src/cursor.c (and b64url.c, iso8601.c).
+ *     libFuzzer harness for src/core/cursor.c (and b64url.c, iso8601.c).
  *
  * The same input goes to mana_cursor_decode and to mana_snapshot_parse.
  * Every allocation made through the alloc callback is tracked and freed at

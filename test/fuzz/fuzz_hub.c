@@ -1,6 +1,6 @@
 /*
  * fuzz_hub.c
- *     libFuzzer harness for src/hub.c (with wsproto.c and json.c).
+ *     libFuzzer harness for src/core/hub.c (with wsproto.c and json.c).
  *
  * The input is a small program of hub operations on 8 connection slots,
  * run against a mana_hub and, in parallel, against a plain model of the

@@ -1,6 +1,6 @@
 /*
  * fuzz_json.c
- *     libFuzzer harness for src/json.c.
+ *     libFuzzer harness for src/core/json.c.
  *
  * Input: one byte choosing the arena (size and misalignment), then the JSON
  * text.  The text is parsed from an exact-size heap copy (ASan sees any

@@ -1,6 +1,6 @@
 /*
  * fuzz_jwt.c
- *     libFuzzer harness for src/jwt.c (with json.c and b64url.c).
+ *     libFuzzer harness for src/core/jwt.c (with json.c and b64url.c).
  *
  * The first input byte is a control byte, the rest is the data.
  *   bits 0-2  mode

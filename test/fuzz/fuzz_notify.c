@@ -1,6 +1,6 @@
 /*
  * fuzz_notify.c
- *     libFuzzer harness for src/notify_payload.c.
+ *     libFuzzer harness for src/core/notify_payload.c.
  *
  * The input is a NOTIFY payload.  The decoder gets a scratch buffer of
  * exactly len + 1 bytes (as notify_payload.h requires; ASan catches any

@@ -1,7 +1,7 @@
 /*
  * fuzz_wsmsg.c
  *     libFuzzer harness for mana_ws_parse and the server-message formatters
- *     of src/wsproto.c (with json.c).
+ *     of src/core/wsproto.c (with json.c).
  *
  * The input is one client text frame, parsed from an exact-size heap copy.
  * Checked:

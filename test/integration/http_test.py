@@ -556,9 +556,26 @@ async def t_http_stream():
     st.close()
 
 
+async def t_http_body_on_a_get_is_ignored():
+    """a GET of a route that takes no body, sent with one: served as if it had none"""
+    w.psql("INSERT INTO tasks (id, user_id, title) VALUES ('hb-1', 'alice', 'body on a get')")
+    status, _, body = request("GET", "/sync/todo/pull?collection=tasks", body=b'{"x":1}', token=tok("alice"),
+                              headers={"Content-Type": "application/json"})
+    assert status == 200, (status, body)
+    assert any(c["id"] == "hb-1" for c in body["serverChanges"]), body
+    # and the connection still serves the next request
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+    status, _, _ = request("GET", "/sync/todo/pull?collection=tasks", body=b"zz", token=tok("alice"), conn=conn)
+    assert status == 200, status
+    status, _, body = request("GET", "/health", conn=conn)
+    assert status == 200 and body["status"] == "ok", (status, body)
+    conn.close()
+
+
 TESTS = [t_http_end_to_end, t_http_errors_change_nothing, t_http_cors_and_keepalive, t_http_chunked_bodies,
          t_http_slow_and_idle_clients,
-         t_http_request_timeout, t_http_queue_full, t_http_stream, t_http_large_body]
+         t_http_request_timeout, t_http_queue_full, t_http_stream, t_http_large_body,
+         t_http_body_on_a_get_is_ignored]
 
 
 def main():
